@@ -1,0 +1,103 @@
+// Branch-free float math built only from +, -, *, / and sqrt, so that
+//  - loops over it vectorize (no libm calls), and
+//  - every build (any SIMD width, the CUDA backend, and planner/reference.py in NumPy
+//    float32) rounds it identically. Keep the operation order: the reference mirrors it.
+// Accuracy: a few ulp on the ranges stated; enough for sampling and cost functions.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace planner::fm {
+
+inline constexpr float kPi = 3.14159265358979323846f;
+inline constexpr float kPiHi = 3.140625f;                 // 8 significant bits: k*kPiHi is exact
+inline constexpr float kPiLo = 9.67653589793e-4f;         // pi - kPiHi
+inline constexpr float kInvPi = 0.318309886183790672f;
+inline constexpr float kLn2Hi = 0.693145751953125f;
+inline constexpr float kLn2Lo = 1.42860682030941723212e-6f;
+inline constexpr float kSqrt2 = 1.41421356237309504880f;
+
+// sin(q) for |q| <= pi/2 (Taylor to q^11, error < 6e-8).
+inline float sin_poly(float q) {
+  const float q2 = q * q;
+  float p = static_cast<float>(-1.0 / 39916800.0);
+  p = p * q2 + static_cast<float>(1.0 / 362880.0);
+  p = p * q2 + static_cast<float>(-1.0 / 5040.0);
+  p = p * q2 + static_cast<float>(1.0 / 120.0);
+  p = p * q2 + static_cast<float>(-1.0 / 6.0);
+  return q + (q * q2) * p;
+}
+
+// cos(q) for |q| <= pi/2 (Taylor to q^12, error < 1e-8).
+inline float cos_poly(float q) {
+  const float q2 = q * q;
+  float p = static_cast<float>(1.0 / 479001600.0);
+  p = p * q2 + static_cast<float>(-1.0 / 3628800.0);
+  p = p * q2 + static_cast<float>(1.0 / 40320.0);
+  p = p * q2 + static_cast<float>(-1.0 / 720.0);
+  p = p * q2 + static_cast<float>(1.0 / 24.0);
+  p = p * q2 + -0.5f;
+  return 1.0f + q2 * p;
+}
+
+// sin(x) for |x| up to ~1e4 (Cody-Waite reduction by pi).
+inline float sin(float x) {
+  const float k = std::nearbyint(x * kInvPi);
+  const float r = (x - k * kPiHi) - k * kPiLo;
+  const float odd = k - 2.0f * std::floor(k * 0.5f);  // 0 or 1
+  return (1.0f - 2.0f * odd) * sin_poly(r);
+}
+
+inline float cos(float x) {
+  const float k = std::nearbyint(x * kInvPi);
+  const float r = (x - k * kPiHi) - k * kPiLo;
+  const float odd = k - 2.0f * std::floor(k * 0.5f);
+  return (1.0f - 2.0f * odd) * cos_poly(r);
+}
+
+// x wrapped into [-pi, pi) (gymnasium's angle_normalize), for |x| up to ~1e4.
+inline float wrap_angle(float x) {
+  const float k = std::floor((x + kPi) * (0.5f * kInvPi));
+  return (x - k * (2.0f * kPiHi)) - k * (2.0f * kPiLo);
+}
+
+// Natural log for finite x > 0 (normal range), error < 2 ulp.
+inline float log(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  int e = static_cast<int>((bits >> 23) & 0xffu) - 127;
+  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f800000u);  // [1, 2)
+  const bool big = m > kSqrt2;
+  m = big ? m * 0.5f : m;  // [sqrt(1/2), sqrt(2)]
+  e = big ? e + 1 : e;
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  float p = static_cast<float>(2.0 / 9.0);
+  p = p * s2 + static_cast<float>(2.0 / 7.0);
+  p = p * s2 + static_cast<float>(2.0 / 5.0);
+  p = p * s2 + static_cast<float>(2.0 / 3.0);
+  p = p * s2 + 2.0f;
+  const float fe = static_cast<float>(e);
+  return fe * kLn2Hi + (fe * kLn2Lo + s * p);
+}
+
+// exp(x) for x <= 0 (the weights of softmax-style updates); returns 0 below -87.
+inline float exp_nonpos(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float k = std::nearbyint(x * 1.44269504088896341f);  // x / ln2
+  const float r = (x - k * kLn2Hi) - k * kLn2Lo;             // |r| <= ln2 / 2
+  float p = static_cast<float>(1.0 / 5040.0);
+  p = p * r + static_cast<float>(1.0 / 720.0);
+  p = p * r + static_cast<float>(1.0 / 120.0);
+  p = p * r + static_cast<float>(1.0 / 24.0);
+  p = p * r + static_cast<float>(1.0 / 6.0);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::int32_t ki = static_cast<std::int32_t>(k);
+  const float scale = std::bit_cast<float>(static_cast<std::uint32_t>(ki + 127) << 23);
+  return p * scale;
+}
+
+}  // namespace planner::fm

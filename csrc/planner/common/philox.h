@@ -1,0 +1,47 @@
+// Counter-based RNG: Philox-4x32-10 (Salmon et al., SC'11) and the Gaussian draw built
+// on it. A draw is a pure function of (seed, counter), so samples do not depend on
+// thread count, chunking or backend. planner/reference.py implements the same bits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace planner {
+
+struct Philox4x32 {
+  std::uint32_t v[4];
+};
+
+inline Philox4x32 philox4x32_10(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2,
+                                std::uint32_t c3, std::uint32_t k0, std::uint32_t k1) {
+  constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = static_cast<std::uint64_t>(kM0) * c0;
+    const std::uint64_t p1 = static_cast<std::uint64_t>(kM1) * c2;
+    const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1 ^ k0;
+    const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3 ^ k1;
+    c1 = static_cast<std::uint32_t>(p1);
+    c3 = static_cast<std::uint32_t>(p0);
+    c0 = n0;
+    c2 = n2;
+    k0 += kW0;
+    k1 += kW1;
+  }
+  return {{c0, c1, c2, c3}};
+}
+
+// Where a stream of Gaussian draws lives: element e of the stream is lane e % 4 of the
+// Philox block with counter (e / 4, c1, c2, c3) under key seed.
+struct NormalStream {
+  std::uint64_t seed;
+  std::uint32_t c1;  // problem index b
+  std::uint32_t c2;  // iteration (low 24 bits) and redraw number (high 8 bits)
+  std::uint32_t c3;  // control step
+};
+
+// Writes `count` standard normals, elements [first, first + count) of the stream.
+// Two Box-Muller pairs per Philox block; vectorized; no allocation.
+void fill_normal(const NormalStream& stream, std::uint64_t first, std::size_t count, float* out);
+
+}  // namespace planner

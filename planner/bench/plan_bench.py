@@ -1,0 +1,258 @@
+"""Planning-latency and closed-loop benchmark: the native planner against its peers.
+
+For each configuration x implementation it times ``calls`` control steps (after 3 warm-up
+calls) from a fixed set of random Pendulum-v1 states and runs ``episodes`` closed-loop
+episodes on ``gymnasium.make("Pendulum-v1")``.
+
+Run it with ``python -m planner.bench.plan_bench [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from planner.bench.peers import (
+    CONFIGS,
+    IMPLS,
+    PeerPlanner,
+    PeerUnavailable,
+    get_config,
+    make_planner,
+)
+
+WARMUP_CALLS = 3
+EPISODE_STEPS = 200
+
+
+def bench_states(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` fixed random Pendulum-v1 states ``[th, thdot]`` (gymnasium's reset ranges)."""
+    rng = np.random.default_rng(seed)
+    th = rng.uniform(-np.pi, np.pi, size=n)
+    thdot = rng.uniform(-1.0, 1.0, size=n)
+    return np.stack([th, thdot], axis=1)
+
+
+def time_planner(planner: PeerPlanner, states: np.ndarray, warmup: int = WARMUP_CALLS) -> np.ndarray:
+    """Wall time in ms of ``planner.act`` on ``states[warmup:]``.
+
+    The first ``warmup`` states are planned from untimed.
+    """
+    planner.reset()
+    for s in states[:warmup]:
+        planner.act(s)
+    timed = states[warmup:]
+    times = np.empty(len(timed), dtype=np.float64)
+    for i, s in enumerate(timed):
+        t0 = time.perf_counter_ns()
+        planner.act(s)
+        times[i] = (time.perf_counter_ns() - t0) / 1e6
+    return times
+
+
+def closed_loop_return(planner: PeerPlanner, seed: int, steps: int = EPISODE_STEPS) -> float:
+    """Return of one episode of the real gymnasium Pendulum-v1 driven by ``planner``."""
+    import gymnasium
+
+    env = gymnasium.make("Pendulum-v1")
+    try:
+        env.reset(seed=seed)
+        planner.reset()
+        total = 0.0
+        for _ in range(steps):
+            action = np.asarray(planner.act(env.unwrapped.state), dtype=np.float32).reshape(1)
+            _, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return total
+    finally:
+        env.close()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int) -> dict:
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {
+        "cpu": _cpu_model(),
+        "cores": cores,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "threads": threads,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _skipped(config: str, impl: str, reason: str) -> dict:
+    return {
+        "config": config,
+        "impl": impl,
+        "p50_ms": None,
+        "p99_ms": None,
+        "dyn_steps_per_s": None,
+        "closed_loop_return": None,
+        "status": "skipped",
+        "reason": reason,
+    }
+
+
+def bench_one(
+    config: str,
+    impl: str,
+    *,
+    calls: int = 20,
+    episodes: int = 1,
+    threads: int = 2,
+    seed: int = 0,
+) -> dict:
+    cfg = get_config(config)
+    try:
+        planner = make_planner(impl, config, seed=seed, threads=threads)
+    except PeerUnavailable as exc:
+        return _skipped(config, impl, str(exc))
+    states = bench_states(calls + WARMUP_CALLS, seed)
+    try:
+        times = time_planner(planner, states, WARMUP_CALLS)
+        returns = [closed_loop_return(planner, seed + e) for e in range(episodes)]
+    except PeerUnavailable as exc:
+        return _skipped(config, impl, str(exc))
+    p50 = float(np.percentile(times, 50))
+    p99 = float(np.percentile(times, 99))
+    return {
+        "config": config,
+        "impl": impl,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "dyn_steps_per_s": cfg.dyn_steps_per_call / (p50 / 1e3),
+        "closed_loop_return": float(np.mean(returns)) if returns else None,
+        "status": "ok",
+    }
+
+
+def format_table(results: list[dict]) -> str:
+    ours = {
+        r["config"]: r["p50_ms"]
+        for r in results
+        if r["impl"] == "ours" and r["status"] == "ok"
+    }
+    header = f"{'config':<15} {'impl':<13} {'p50 ms':>9} {'p99 ms':>9} {'Mdyn/s':>8} {'return':>9} {'p50/ours':>9}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        if r["status"] != "ok":
+            lines.append(f"{r['config']:<15} {r['impl']:<13} skipped: {r.get('reason', '')}")
+            continue
+        base = ours.get(r["config"])
+        ratio = f"{r['p50_ms'] / base:8.2f}x" if base else f"{'-':>9}"
+        ret = r["closed_loop_return"]
+        ret_s = f"{ret:9.1f}" if ret is not None else f"{'-':>9}"
+        lines.append(
+            f"{r['config']:<15} {r['impl']:<13} {r['p50_ms']:9.3f} {r['p99_ms']:9.3f} "
+            f"{r['dyn_steps_per_s'] / 1e6:8.2f} {ret_s} {ratio}"
+        )
+    return "\n".join(lines)
+
+
+def run_plan_bench(
+    json_path: str | None,
+    *,
+    impls=IMPLS,
+    configs=tuple(CONFIGS),
+    calls: int = 20,
+    episodes: int = 1,
+    threads: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Benchmark every ``config`` x ``impl``; write JSON to ``json_path`` if given.
+
+    Returns ``{"machine": {...}, "results": [{config, impl, p50_ms, p99_ms,
+    dyn_steps_per_s, closed_loop_return, status, reason?}, ...]}``.
+    """
+    jobs = [(c, i) for c in configs for i in impls]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="plan bench", unit="run", file=sys.stderr)
+    results = []
+    try:
+        for config, impl in jobs:
+            if bar is not None:
+                bar.set_postfix_str(f"{config} {impl}")
+            results.append(
+                bench_one(
+                    config,
+                    impl,
+                    calls=calls,
+                    episodes=episodes,
+                    threads=threads,
+                    seed=seed,
+                )
+            )
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    report = {"machine": machine_info(threads), "results": results}
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    print(format_table(results))
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default=None, help="write results to this JSON file")
+    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--calls", type=int, default=20)
+    ap.add_argument("--episodes", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    run_plan_bench(
+        args.json,
+        impls=tuple(s for s in args.impls.split(",") if s),
+        configs=tuple(s for s in args.configs.split(",") if s),
+        calls=args.calls,
+        episodes=args.episodes,
+        threads=args.threads,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+// Core C++ tests (ctest). Prints "N passed, M failed" and exits non-zero on failure.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "planner/common/errors.h"
+#include "planner/common/fastmath.h"
+#include "planner/common/philox.h"
+#include "planner/planner.h"
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAILED: %s\n", what.c_str());
+  }
+}
+
+template <class E>
+void check_throws(const std::function<void()>& f, const std::string& what) {
+  try {
+    f();
+    check(false, what + " (no exception)");
+  } catch (const E&) {
+    check(true, what);
+  }
+}
+
+void test_philox_known_answers() {
+  // Known-answer vectors of the Random123 distribution for philox4x32_10.
+  auto r = planner::philox4x32_10(0, 0, 0, 0, 0, 0);
+  check(r.v[0] == 0x6627e8d5u && r.v[1] == 0xe169c58du && r.v[2] == 0xbc57ac4cu && r.v[3] == 0x9b00dbd8u,
+        "philox zero vector");
+  r = planner::philox4x32_10(0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu);
+  check(r.v[0] == 0x408f276du && r.v[1] == 0x41c83b0eu && r.v[2] == 0xa20bc7c6u && r.v[3] == 0x6d5451fdu,
+        "philox ones vector");
+  r = planner::philox4x32_10(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u);
+  check(r.v[0] == 0xd16cfe09u && r.v[1] == 0x94fdccebu && r.v[2] == 0x5001e420u && r.v[3] == 0x24126ea1u,
+        "philox pi vector");
+}
+
+void test_normal_stream_is_chunk_independent() {
+  planner::NormalStream st{42, 3, 1, 9};
+  std::vector<float> whole(1001), parts(1001);
+  planner::fill_normal(st, 5, whole.size(), whole.data());
+  planner::fill_normal(st, 5, 3, parts.data());
+  planner::fill_normal(st, 8, 500, parts.data() + 3);
+  planner::fill_normal(st, 508, 498, parts.data() + 503);
+  check(std::memcmp(whole.data(), parts.data(), whole.size() * sizeof(float)) == 0, "normal stream chunking");
+  double mean = 0, var = 0;
+  std::vector<float> big(200000);
+  planner::fill_normal(st, 0, big.size(), big.data());
+  for (float v : big) mean += v;
+  mean /= static_cast<double>(big.size());
+  for (float v : big) var += (v - mean) * (v - mean);
+  var /= static_cast<double>(big.size());
+  check(std::fabs(mean) < 0.01 && std::fabs(var - 1.0) < 0.02, "normal moments");
+}
+
+void test_fastmath() {
+  double worst = 0;
+  for (int i = -20000; i <= 20000; ++i) {
+    const float x = static_cast<float>(i) * 1e-3f;
+    worst = std::fmax(worst, std::fabs(planner::fm::sin(x) - std::sin(static_cast<double>(x))));
+    worst = std::fmax(worst, std::fabs(planner::fm::cos(x) - std::cos(static_cast<double>(x))));
+  }
+  check(worst < 2e-6, "sin/cos accuracy");
+  worst = 0;
+  for (int i = 1; i < 100000; ++i) {
+    const float x = static_cast<float>(i) * 1e-5f;
+    worst = std::fmax(worst, std::fabs(planner::fm::log(x) - std::log(static_cast<double>(x))) /
+                                 std::fmax(1.0, std::fabs(std::log(static_cast<double>(x)))));
+  }
+  check(worst < 1e-6, "log accuracy");
+}
+
+planner::OptimizerConfig config(const char* name) {
+  planner::OptimizerConfig c;
+  c.name = name;
+  c.samples = 300;
+  c.horizon = 12;
+  c.iterations = 3;
+  c.elites = 20;
+  c.seed = 11;
+  return c;
+}
+
+void test_thread_count_determinism() {
+  for (const char* name : {"cem", "icem", "mppi"}) {
+    for (const char* scorer : {"pendulum", "cartpole", "point_mass", "diff_drive"}) {
+      auto s = planner::make_scorer(scorer);
+      planner::Planner p1(config(name), s, {2, 1, 1});
+      planner::Planner p2(config(name), s, {2, 2, 1});
+      std::vector<float> state(2 * s->state_dim(), 0.3f);
+      bool same = true, inside = true;
+      for (int step = 0; step < 4; ++step) {
+        const auto& a = p1.plan(state.data());
+        std::vector<float> plan1(a.plan, a.plan + 2 * 12 * s->action_dim());
+        const auto& b = p2.plan(state.data());
+        same = same && std::memcmp(plan1.data(), b.plan, plan1.size() * sizeof(float)) == 0;
+        for (std::size_t j = 0; j < plan1.size(); ++j) {
+          const int d = static_cast<int>(j % s->action_dim());
+          inside = inside && plan1[j] >= p1.optimizer().lower()[d] && plan1[j] <= p1.optimizer().upper()[d];
+        }
+      }
+      check(same, std::string("bit-identical plans with 1 and 2 threads: ") + name + "/" + scorer);
+      check(inside, std::string("plan inside the box: ") + name + "/" + scorer);
+    }
+  }
+}
+
+void test_bad_inputs() {
+  auto s = planner::make_scorer("pendulum");
+  check_throws<planner::ValueError>([&] { planner::make_scorer("nope"); }, "unknown scorer");
+  check_throws<planner::ValueError>([&] { planner::make_scorer("pendulum", {{"mass", 1.0}}); }, "unknown param");
+  auto c = config("cem");
+  c.samples = 0;
+  check_throws<planner::ValueError>([&] { planner::Planner(c, s); }, "N = 0");
+  c = config("cem");
+  c.horizon = 0;
+  check_throws<planner::ValueError>([&] { planner::Planner(c, s); }, "H = 0");
+  c = config("mppi");
+  c.lower = {1.0f};
+  c.upper = {-1.0f};
+  check_throws<planner::ValueError>([&] { planner::Planner(c, s); }, "lower above upper");
+  c = config("sgd");
+  check_throws<planner::ValueError>([&] { planner::Planner(c, s); }, "unknown optimizer");
+  planner::Planner p(config("mppi"), s, {1, 1, 1});
+  const float bad[2] = {NAN, 0.0f};
+  check_throws<planner::ValueError>([&] { p.plan(bad); }, "NaN state");
+  const float good[2] = {0.1f, 0.0f};
+  check(std::isfinite(p.plan(good).action[0]), "usable after a bad call");
+}
+
+void test_all_nonfinite_falls_back() {
+  int calls = 0;
+  auto s = std::make_shared<planner::CallbackScorer>(
+      1, 1,
+      [&](const float*, const float*, int rows, int, float* ret) {
+        ++calls;
+        for (int i = 0; i < rows; ++i) ret[i] = NAN;
+      },
+      std::vector<float>{-1.0f}, std::vector<float>{1.0f});
+  auto c = config("cem");
+  c.init_mean = {0.25f};
+  planner::Planner p(c, s, {1, 1, 0});
+  const float state[1] = {0.0f};
+  const auto& r = p.plan(state);
+  check(calls > 0 && r.fallback[0] == 1 && r.action[0] == 0.25f, "all non-finite returns keep the previous plan");
+}
+
+}  // namespace
+
+int main() {
+  test_philox_known_answers();
+  test_normal_stream_is_chunk_independent();
+  test_fastmath();
+  test_thread_count_determinism();
+  test_bad_inputs();
+  test_all_nonfinite_falls_back();
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
