@@ -18,6 +18,21 @@ inline constexpr float kInvPi = 0.318309886183790672f;
 inline constexpr float kLn2Hi = 0.693145751953125f;
 inline constexpr float kLn2Lo = 1.42860682030941723212e-6f;
 inline constexpr float kSqrt2 = 1.41421356237309504880f;
+inline constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+
+// Round to nearest even for |x| < 2^22 by the magic-number trick: plain adds that
+// vectorize (libm rounding calls block GCC's vectorizer) and round the same everywhere.
+inline float round_near(float x) { return (x + kRoundMagic) - kRoundMagic; }
+inline float floor_small(float x) {
+  const float r = round_near(x);
+  return r > x ? r - 1.0f : r;
+}
+
+// min(max(x, lo), hi) with comparisons (std::fmin/fmax do not vectorize); NaN stays NaN.
+inline float clamp(float x, float lo, float hi) {
+  x = x < lo ? lo : x;
+  return x > hi ? hi : x;
+}
 
 // sin(q) for |q| <= pi/2 (Taylor to q^11, error < 6e-8).
 inline float sin_poly(float q) {
@@ -44,22 +59,22 @@ inline float cos_poly(float q) {
 
 // sin(x) for |x| up to ~1e4 (Cody-Waite reduction by pi).
 inline float sin(float x) {
-  const float k = std::nearbyint(x * kInvPi);
+  const float k = round_near(x * kInvPi);
   const float r = (x - k * kPiHi) - k * kPiLo;
-  const float odd = k - 2.0f * std::floor(k * 0.5f);  // 0 or 1
+  const float odd = k - 2.0f * floor_small(k * 0.5f);  // 0 or 1
   return (1.0f - 2.0f * odd) * sin_poly(r);
 }
 
 inline float cos(float x) {
-  const float k = std::nearbyint(x * kInvPi);
+  const float k = round_near(x * kInvPi);
   const float r = (x - k * kPiHi) - k * kPiLo;
-  const float odd = k - 2.0f * std::floor(k * 0.5f);
+  const float odd = k - 2.0f * floor_small(k * 0.5f);
   return (1.0f - 2.0f * odd) * cos_poly(r);
 }
 
 // x wrapped into [-pi, pi) (gymnasium's angle_normalize), for |x| up to ~1e4.
 inline float wrap_angle(float x) {
-  const float k = std::floor((x + kPi) * (0.5f * kInvPi));
+  const float k = floor_small((x + kPi) * (0.5f * kInvPi));
   return (x - k * (2.0f * kPiHi)) - k * (2.0f * kPiLo);
 }
 
@@ -85,7 +100,7 @@ inline float log(float x) {
 // exp(x) for x <= 0 (the weights of softmax-style updates); returns 0 below -87.
 inline float exp_nonpos(float x) {
   x = x < -87.0f ? -87.0f : x;
-  const float k = std::nearbyint(x * 1.44269504088896341f);  // x / ln2
+  const float k = round_near(x * 1.44269504088896341f);  // x / ln2
   const float r = (x - k * kLn2Hi) - k * kLn2Lo;             // |r| <= ln2 / 2
   float p = static_cast<float>(1.0 / 5040.0);
   p = p * r + static_cast<float>(1.0 / 720.0);

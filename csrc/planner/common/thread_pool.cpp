@@ -31,16 +31,23 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  job_.fetch_add(1, std::memory_order_acq_rel);
+  job_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::work(int thread) {
+void ThreadPool::work(std::uint32_t job, int thread) {
+  std::uint64_t cur = cursor_.load(std::memory_order_acquire);
   for (;;) {
-    const int i = next_item_.fetch_add(1, std::memory_order_relaxed);
-    if (i >= items_) break;
-    body_(ctx_, i, thread);
+    if (static_cast<std::uint32_t>(cur >> 32) != job) return;
+    const int item = static_cast<int>(cur & 0xffffffffu);
+    if (item >= items_) return;
+    if (!cursor_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // The caller cannot publish a new job before this item is done, so body_/ctx_
+    // still belong to `job`.
+    body_(ctx_, item, thread);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    cur = cursor_.load(std::memory_order_acquire);
   }
 }
 
@@ -50,38 +57,37 @@ void ThreadPool::run(int items, Body body, void* ctx) {
     for (int i = 0; i < items; ++i) body(ctx, i, 0);
     return;
   }
+  const std::uint32_t job = job_.load(std::memory_order_relaxed) + 1;
   body_ = body;
   ctx_ = ctx;
   items_ = items;
-  next_item_.store(0, std::memory_order_relaxed);
-  pending_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes the job
-  generation_.notify_all();
-  work(0);
-  while (pending_workers_.load(std::memory_order_acquire) != 0) PLANNER_PAUSE();
+  done_.store(0, std::memory_order_relaxed);
+  cursor_.store(static_cast<std::uint64_t>(job) << 32, std::memory_order_release);
+  job_.store(job, std::memory_order_release);
+  job_.notify_all();
+  work(job, 0);
+  while (done_.load(std::memory_order_acquire) != items) PLANNER_PAUSE();
 }
 
 void ThreadPool::worker_main(int index) {
-  std::uint64_t seen = 0;
+  std::uint32_t seen = 0;
   for (;;) {
-    // Spin, then sleep, until a new generation is published.
     auto start = std::chrono::steady_clock::now();
-    std::uint64_t g;
+    std::uint32_t j;
     int spins = 0;
-    while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+    while ((j = job_.load(std::memory_order_acquire)) == seen) {
       PLANNER_PAUSE();
       if (++spins == 64) {
         spins = 0;
         if (std::chrono::steady_clock::now() - start > kSpin) {
-          generation_.wait(seen, std::memory_order_acquire);
+          job_.wait(seen, std::memory_order_acquire);
           start = std::chrono::steady_clock::now();
         }
       }
     }
-    seen = g;
+    seen = j;
     if (stop_.load(std::memory_order_acquire)) return;
-    work(index);
-    pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
+    work(j, index);
   }
 }
 

@@ -3,8 +3,10 @@
 // The calling thread takes part, so `threads` counts it: threads == 1 runs inline with
 // no synchronization at all. Workers spin briefly after a job (control loops call
 // again within microseconds) and then sleep on a futex-backed atomic wait.
-// Work items are claimed dynamically, but every item writes only its own outputs, so
-// results never depend on which thread ran what.
+// Work items are claimed dynamically, and the caller waits only for items a worker has
+// actually claimed: a worker that is asleep or preempted when a job starts costs
+// nothing, the caller simply runs its share. Every item writes only its own outputs,
+// so results never depend on which thread ran what.
 #pragma once
 
 #include <atomic>
@@ -42,12 +44,15 @@ class ThreadPool {
 
  private:
   void worker_main(int index);
-  void work(int thread);
+  // Claims and runs items of job `job` until none is left.
+  void work(std::uint32_t job, int thread);
 
   std::vector<std::thread> workers_;
-  alignas(64) std::atomic<std::uint64_t> generation_{0};
-  alignas(64) std::atomic<int> next_item_{0};
-  alignas(64) std::atomic<int> pending_workers_{0};
+  // (job << 32) | next unclaimed item. Claims go through compare-exchange, so a worker
+  // that wakes late can never claim an item of a newer job by mistake.
+  alignas(64) std::atomic<std::uint64_t> cursor_{0};
+  alignas(64) std::atomic<std::uint32_t> job_{0};  // futex word workers wait on
+  alignas(64) std::atomic<int> done_{0};           // items finished in the current job
   Body body_ = nullptr;
   void* ctx_ = nullptr;
   int items_ = 0;

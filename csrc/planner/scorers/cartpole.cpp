@@ -57,7 +57,7 @@ class CartPole final : public Scorer {
       for (int t = 0; t < H; ++t) {
         const float* ut = u + t * kLanes;
         for (int l = 0; l < kLanes; ++l) {
-          const float a = std::fmin(std::fmax(ut[l], -1.0f), 1.0f);
+          const float a = fm::clamp(ut[l], -1.0f, 1.0f);
           const float sn = fm::sin(th[l]), cs = fm::cos(th[l]);
           ret[l] += cs - xw_ * x[l] * x[l] - uw_ * a * a;
           const float temp = (force_ * a + pml_ * thd[l] * thd[l] * sn) / total_;

@@ -56,7 +56,10 @@ class DiffDrive final : public Scorer {
   std::size_t scratch_floats(int, int H) const override { return block_scratch(H, 2); }
 
   void score(const float* s, const float* actions, int rows, int H, float* returns, float* scratch) const override {
-    for_blocks(actions, rows, H, 2, returns, scratch, [&](const float* u, float* ret) {
+    // Locals, not members, so the loop vectorizes (no aliasing through *this).
+    const float dt = dt_, r = r_, track = track_, umax = umax_, gx = gx_, gy = gy_, gyaw = gyaw_, yw = yw_,
+                aw = aw_, obx = ox_, oby = oy_, orad2 = orad2_, ocost = ocost_;
+    for_blocks(actions, rows, H, 2, returns, scratch, [=](const float* u, float* ret) {
       alignas(64) float x[kLanes], y[kLanes], yaw[kLanes];
       for (int l = 0; l < kLanes; ++l) {
         x[l] = s[0];
@@ -68,18 +71,18 @@ class DiffDrive final : public Scorer {
         const float* ul = u + (2 * t) * kLanes;
         const float* ur = u + (2 * t + 1) * kLanes;
         for (int l = 0; l < kLanes; ++l) {
-          const float wl = std::fmin(std::fmax(ul[l], -umax_), umax_);
-          const float wr = std::fmin(std::fmax(ur[l], -umax_), umax_);
-          const float v = 0.5f * r_ * (wl + wr);
-          const float w = r_ * (wr - wl) / track_;
-          x[l] += v * fm::cos(yaw[l]) * dt_;
-          y[l] += v * fm::sin(yaw[l]) * dt_;
-          yaw[l] += w * dt_;
-          const float dx = x[l] - gx_, dy = y[l] - gy_;
-          const float dyaw = fm::wrap_angle(yaw[l] - gyaw_);
-          const float ox = x[l] - ox_, oy = y[l] - oy_;
-          const float hit = (ox * ox + oy * oy < orad2_) ? ocost_ : 0.0f;
-          ret[l] -= dx * dx + dy * dy + yw_ * dyaw * dyaw + aw_ * (wl * wl + wr * wr) + hit;
+          const float wl = fm::clamp(ul[l], -umax, umax);
+          const float wr = fm::clamp(ur[l], -umax, umax);
+          const float v = 0.5f * r * (wl + wr);
+          const float w = r * (wr - wl) / track;
+          x[l] += v * fm::cos(yaw[l]) * dt;
+          y[l] += v * fm::sin(yaw[l]) * dt;
+          yaw[l] += w * dt;
+          const float dx = x[l] - gx, dy = y[l] - gy;
+          const float dyaw = fm::wrap_angle(yaw[l] - gyaw);
+          const float ox = x[l] - obx, oy = y[l] - oby;
+          const float hit = (ox * ox + oy * oy < orad2) ? ocost : 0.0f;
+          ret[l] -= dx * dx + dy * dy + yw * dyaw * dyaw + aw * (wl * wl + wr * wr) + hit;
         }
       }
     });

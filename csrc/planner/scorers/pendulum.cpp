@@ -37,7 +37,9 @@ class Pendulum final : public Scorer {
 
   void score(const float* state, const float* actions, int rows, int H, float* returns,
              float* scratch) const override {
-    for_blocks(actions, rows, H, 1, returns, scratch, [&](const float* u, float* ret) {
+    // Locals, not members: the compiler cannot prove `ret` does not alias *this.
+    const float dt = dt_, ks = k_sin_, ku = k_u_, vmax = max_speed_, umax = max_torque_;
+    for_blocks(actions, rows, H, 1, returns, scratch, [=](const float* u, float* ret) {
       alignas(64) float th[kLanes], thd[kLanes];
       for (int l = 0; l < kLanes; ++l) {
         th[l] = state[0];
@@ -47,12 +49,12 @@ class Pendulum final : public Scorer {
       for (int t = 0; t < H; ++t) {
         const float* ut = u + t * kLanes;
         for (int l = 0; l < kLanes; ++l) {
-          const float a = std::fmin(std::fmax(ut[l], -max_torque_), max_torque_);
+          const float a = fm::clamp(ut[l], -umax, umax);
           const float w = fm::wrap_angle(th[l]);
           ret[l] -= w * w + 0.1f * thd[l] * thd[l] + 0.001f * a * a;
-          float v = thd[l] + (k_sin_ * fm::sin(th[l]) + k_u_ * a) * dt_;
-          v = std::fmin(std::fmax(v, -max_speed_), max_speed_);
-          th[l] += v * dt_;
+          float v = thd[l] + (ks * fm::sin(th[l]) + ku * a) * dt;
+          v = fm::clamp(v, -vmax, vmax);
+          th[l] += v * dt;
           thd[l] = v;
         }
       }

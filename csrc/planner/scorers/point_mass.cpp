@@ -4,6 +4,7 @@
 //   -(|p - goal|^2 + velocity_weight |v|^2 + action_weight |a|^2)
 #include <cmath>
 
+#include "planner/common/fastmath.h"
 #include "planner/scorers/analytic.h"
 
 namespace planner::analytic {
@@ -45,8 +46,8 @@ class PointMass final : public Scorer {
         const float* ax = u + (2 * t) * kLanes;
         const float* ay = u + (2 * t + 1) * kLanes;
         for (int l = 0; l < kLanes; ++l) {
-          const float a0 = std::fmin(std::fmax(ax[l], -1.0f), 1.0f);
-          const float a1 = std::fmin(std::fmax(ay[l], -1.0f), 1.0f);
+          const float a0 = fm::clamp(ax[l], -1.0f, 1.0f);
+          const float a1 = fm::clamp(ay[l], -1.0f, 1.0f);
           vx[l] += a0 * dt_;
           vy[l] += a1 * dt_;
           px[l] += vx[l] * dt_;

@@ -1,0 +1,51 @@
+"""latent-planner: batched CEM / iCEM / MPPI planning with a native C++ core.
+
+Quick start::
+
+    import numpy as np, planner
+    p = planner.Planner("pendulum", planner.MPPIConfig(samples=1000, horizon=20, sigma=1.0))
+    action = p.plan(np.array([3.1, 0.0], np.float32)).action
+"""
+
+from . import _core
+from ._version import __version__
+from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, config_from_dict
+from .planner import Planner, PlanResult, PythonScorer, Scorer
+
+Optimizer = _core.Optimizer
+
+
+def build_info() -> dict:
+    """What this build contains: version, backend ("none" or "cuda"), compiler, SIMD."""
+    return dict(_core.build_info())
+
+
+def optimizer_names() -> list[str]:
+    """Registered optimizer names."""
+    return list(_core.optimizer_names())
+
+
+def scorer_names() -> list[str]:
+    """Registered native analytic scorer names."""
+    return list(_core.scorer_names())
+
+
+from . import cuda  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "CEMConfig",
+    "ICEMConfig",
+    "MPPIConfig",
+    "OptimizerConfig",
+    "Optimizer",
+    "Planner",
+    "PlanResult",
+    "PythonScorer",
+    "Scorer",
+    "build_info",
+    "config_from_dict",
+    "cuda",
+    "optimizer_names",
+    "scorer_names",
+]

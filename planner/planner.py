@@ -1,0 +1,197 @@
+"""The Planner facade: the native loop for native scorers, ask/tell for Python ones."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+import numpy as np
+
+from . import _core
+from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, FloatOrSeq
+
+__all__ = ["Planner", "PlanResult", "Scorer", "PythonScorer"]
+
+Scorer = _core.Scorer
+#: A batched Python scorer: (state [B, S] float32, actions [B, N, H, A] float32) ->
+#: returns [B, N] float32 (numpy array or CPU torch tensor). Larger is better.
+PythonScorer = Callable[[np.ndarray, np.ndarray], Any]
+
+
+class PlanResult(NamedTuple):
+    """One plan. Shapes are [A], [H, A] and scalars for an unbatched state [S], and
+    [B, A], [B, H, A] and [B] arrays for a batched state [B, S].
+
+    Attributes:
+        action: first action of the plan, inside the action box.
+        plan: the whole action sequence.
+        best_return: best finite return seen while planning (-inf if none).
+        nonfinite: samples that scored NaN or inf.
+        fallback: True where no sample scored finite; action and plan are then the
+            warm-started previous plan, clipped to the box.
+    """
+
+    action: np.ndarray
+    plan: np.ndarray
+    best_return: Union[float, np.ndarray]
+    nonfinite: Union[int, np.ndarray]
+    fallback: Union[bool, np.ndarray]
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """Zero-copy view of a numpy array or a CPU tensor (DLPack / array interface).
+
+    Only the container changes; dtype, layout and device are checked by the callee,
+    which raises rather than convert.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (RuntimeError, BufferError, TypeError) as e:
+            raise TypeError(f"{name}: cannot view {type(x).__name__} as a CPU array without a copy ({e})") from None
+    if hasattr(x, "__array_interface__"):
+        return np.asarray(x)
+    raise TypeError(f"{name}: expected a float32 numpy array or CPU tensor, got {type(x).__name__}")
+
+
+class Planner:
+    """Batched sampling-based MPC planner.
+
+    Args:
+        scorer: a native scorer name ("pendulum", "cartpole", "point_mass",
+            "diff_drive"), a `planner.Scorer`, or a batched Python callable
+            (state [B, S], actions [B, N, H, A]) -> returns [B, N].
+        config: `CEMConfig`, `ICEMConfig` or `MPPIConfig`.
+        lower, upper: action box [A] (default: the native scorer's box; required
+            for a Python scorer unless unbounded is intended).
+        batch: B, problems (robots) solved per call.
+        seed: RNG seed; the same seed gives the same plan on any thread count.
+        threads: threads including the caller (0 = all cores).
+        params: parameters of a named native scorer (e.g. {"m": 1.2}).
+        warm_start: shift the plan by one step after each plan() call.
+        action_dim: A, required for a Python scorer.
+    """
+
+    def __init__(
+        self,
+        scorer: Union[str, _core.Scorer, PythonScorer],
+        config: OptimizerConfig,
+        *,
+        lower: FloatOrSeq = None,
+        upper: FloatOrSeq = None,
+        batch: int = 1,
+        seed: int = 0,
+        threads: int = 0,
+        params: Optional[dict] = None,
+        warm_start: bool = True,
+        action_dim: Optional[int] = None,
+    ) -> None:
+        if not isinstance(config, (CEMConfig, ICEMConfig, MPPIConfig)):
+            raise TypeError(f"config must be CEMConfig, ICEMConfig or MPPIConfig, got {type(config).__name__}")
+        self.config = config
+        self.warm_start = bool(warm_start)
+        core_cfg = config.to_core(seed=seed, lower=lower, upper=upper)
+        if isinstance(scorer, str):
+            scorer = _core.Scorer(scorer, params or {})
+        elif params:
+            raise ValueError("params apply only to a named native scorer")
+        self._py_scorer: Optional[PythonScorer] = None
+        if isinstance(scorer, _core.Scorer):
+            self.scorer = scorer
+            self._native = _core.Planner(core_cfg, scorer, batch, threads, 1 if warm_start else 0)
+            self._opt = None
+        elif callable(scorer):
+            if action_dim is None:
+                raise ValueError("action_dim (A) is required for a Python scorer")
+            self.scorer = None
+            self._py_scorer = scorer
+            self._native = None
+            self._opt = _core.Optimizer(core_cfg, batch, action_dim)
+        else:
+            raise TypeError(f"scorer must be a name, a planner.Scorer or a callable, got {type(scorer).__name__}")
+        self.batch = batch
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def action_dim(self) -> int:
+        """A."""
+        return self._native.action_dim if self._native else self._opt.action_dim
+
+    @property
+    def horizon(self) -> int:
+        """H."""
+        return self._native.horizon if self._native else self._opt.horizon
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Action box lower bound [A]."""
+        return (self._native or self._opt).lower
+
+    @property
+    def upper(self) -> np.ndarray:
+        """Action box upper bound [A]."""
+        return (self._native or self._opt).upper
+
+    @property
+    def threads(self) -> int:
+        """Threads the native loop uses (1 for a Python scorer)."""
+        return self._native.threads if self._native else 1
+
+    # -- planning ---------------------------------------------------------------------
+    def plan(self, state: Any, candidates: Any = None) -> PlanResult:
+        """Plans from `state` ([S] when B = 1, or [B, S]); float32, finite.
+
+        Args:
+            state: current state, float32 C-contiguous.
+            candidates: optional action sequences injected into every population of
+                this plan ([P, H, A] with an unbatched state, else [B, P, H, A]).
+        """
+        if type(state) is not np.ndarray:
+            state = as_array(state, "state")
+        if candidates is not None and type(candidates) is not np.ndarray:
+            candidates = as_array(candidates, "candidates")
+        if self._native is not None:
+            return PlanResult._make(self._native.plan(state, candidates))
+        return self._plan_python(state, candidates)
+
+    def _plan_python(self, state: np.ndarray, candidates: Optional[np.ndarray]) -> PlanResult:
+        opt = self._opt
+        flat = state.ndim == 1
+        if state.dtype != np.float32:
+            raise TypeError(f"state: expected dtype float32 [B, S], got {state.dtype}")
+        if flat and self.batch != 1:
+            raise ValueError(f"state: expected shape [B, S] with B={self.batch}, got {state.shape}")
+        if not np.all(np.isfinite(state)):
+            raise ValueError("state [B, S] must be finite")
+        batched = state[None] if flat else state
+        if batched.ndim != 2 or batched.shape[0] != self.batch:
+            raise ValueError(f"state: expected shape [B, S] with B={self.batch}, got {state.shape}")
+        opt.begin()
+        if candidates is not None:
+            opt.set_candidates(candidates[None] if flat else candidates)
+        for _ in range(self.config.iterations):
+            actions = opt.ask()
+            returns = as_array(self._py_scorer(batched, actions), "scorer returns")
+            opt.tell(returns)
+        plan = np.clip(opt.solution(), opt.lower, opt.upper)
+        best = opt.best_return()
+        nonfinite = opt.nonfinite()
+        fallback = ~np.isfinite(best)
+        if self.warm_start:
+            opt.shift(1)
+        if flat:
+            return PlanResult(plan[0, 0].copy(), plan[0], float(best[0]), int(nonfinite[0]), bool(fallback[0]))
+        return PlanResult(plan[:, 0].copy(), plan, best, nonfinite, fallback)
+
+    def shift(self, steps: int = 1) -> None:
+        """Warm start by hand: drop the first `steps` steps of the current plan."""
+        (self._native or self._opt).shift(steps)
+
+    def reset(self) -> None:
+        """Back to the initial distribution (call at episode start)."""
+        (self._native or self._opt).reset()
+
+    def mean(self) -> np.ndarray:
+        """Current sampling mean [B, H, A] (the warm start of the next plan)."""
+        return (self._native or self._opt).mean()
