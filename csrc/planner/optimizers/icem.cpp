@@ -11,15 +11,17 @@ namespace planner {
 
 void colored_noise_matrix(int H, float beta, float* out) {
   // Real Fourier basis of length H: DC, (cos, sin) pairs, and the Nyquist cosine for
-  // even H; column scale max(f, 1/H)^(-beta/2). Each row is normalized to unit norm,
-  // so white inputs give unit-variance outputs; beta = 0 gives white noise.
+  // even H; column scale max(f, 1/H)^(-beta/2), times sqrt(1/2) on the DC and Nyquist
+  // columns (they carry no sine partner). Rows are normalized to unit norm, so white
+  // inputs give unit-variance outputs; beta = 0 gives exactly white noise.
   const double two_pi = 6.283185307179586476925286766559;
   std::vector<double> m(static_cast<std::size_t>(H) * H, 0.0);
   int col = 0;
   for (int k = 0; k <= H / 2; ++k) {
     const double f = std::max(static_cast<double>(k) / H, 1.0 / H);
-    const double scale = std::pow(f, -0.5 * static_cast<double>(beta));
+    const double pair_scale = std::pow(f, -0.5 * static_cast<double>(beta));
     const bool has_sin = k > 0 && 2 * k != H;
+    const double scale = has_sin ? pair_scale : pair_scale * std::sqrt(0.5);
     for (int t = 0; t < H; ++t) {
       m[static_cast<std::size_t>(t) * H + col] = scale * std::cos(two_pi * k * t / H);
       if (has_sin) m[static_cast<std::size_t>(t) * H + col + 1] = scale * std::sin(two_pi * k * t / H);
