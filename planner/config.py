@@ -8,12 +8,12 @@ H horizon, A action dims, K elites, I iterations.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence, Union
 
 from . import _core
 
-FloatOrSeq = Union[float, Sequence[float], None]
+FloatOrSeq = float | Sequence[float] | None
 
 __all__ = ["CEMConfig", "ICEMConfig", "MPPIConfig", "OptimizerConfig", "config_from_dict"]
 
@@ -193,7 +193,7 @@ class MPPIConfig(_Base):
         return c
 
 
-OptimizerConfig = Union[CEMConfig, ICEMConfig, MPPIConfig]
+OptimizerConfig = CEMConfig | ICEMConfig | MPPIConfig
 _BY_NAME = {"cem": CEMConfig, "icem": ICEMConfig, "mppi": MPPIConfig}
 
 

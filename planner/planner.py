@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _core
-from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, FloatOrSeq
+from .config import CEMConfig, FloatOrSeq, ICEMConfig, MPPIConfig, OptimizerConfig
 
 __all__ = ["Planner", "PlanResult", "Scorer", "PythonScorer"]
 
@@ -32,9 +33,9 @@ class PlanResult(NamedTuple):
 
     action: np.ndarray
     plan: np.ndarray
-    best_return: Union[float, np.ndarray]
-    nonfinite: Union[int, np.ndarray]
-    fallback: Union[bool, np.ndarray]
+    best_return: float | np.ndarray
+    nonfinite: int | np.ndarray
+    fallback: bool | np.ndarray
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
@@ -75,7 +76,7 @@ class Planner:
 
     def __init__(
         self,
-        scorer: Union[str, _core.Scorer, PythonScorer],
+        scorer: str | _core.Scorer | PythonScorer,
         config: OptimizerConfig,
         *,
         lower: FloatOrSeq = None,
@@ -83,9 +84,9 @@ class Planner:
         batch: int = 1,
         seed: int = 0,
         threads: int = 0,
-        params: Optional[dict] = None,
+        params: dict | None = None,
         warm_start: bool = True,
-        action_dim: Optional[int] = None,
+        action_dim: int | None = None,
     ) -> None:
         if not isinstance(config, (CEMConfig, ICEMConfig, MPPIConfig)):
             raise TypeError(f"config must be CEMConfig, ICEMConfig or MPPIConfig, got {type(config).__name__}")
@@ -96,7 +97,7 @@ class Planner:
             scorer = _core.Scorer(scorer, params or {})
         elif params:
             raise ValueError("params apply only to a named native scorer")
-        self._py_scorer: Optional[PythonScorer] = None
+        self._py_scorer: PythonScorer | None = None
         if isinstance(scorer, _core.Scorer):
             self.scorer = scorer
             self._native = _core.Planner(core_cfg, scorer, batch, threads, 1 if warm_start else 0)
@@ -155,7 +156,7 @@ class Planner:
             return PlanResult._make(self._native.plan(state, candidates))
         return self._plan_python(state, candidates)
 
-    def _plan_python(self, state: np.ndarray, candidates: Optional[np.ndarray]) -> PlanResult:
+    def _plan_python(self, state: np.ndarray, candidates: np.ndarray | None) -> PlanResult:
         opt = self._opt
         flat = state.ndim == 1
         if state.dtype != np.float32:

@@ -9,11 +9,11 @@ the same update rules. It is slow on purpose: clarity over speed.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, _as_list
+from .config import ICEMConfig, MPPIConfig, OptimizerConfig, _as_list
 
 __all__ = ["philox4x32_10", "normal", "colored_noise_matrix", "ReferenceOptimizer", "plan", "pendulum_returns"]
 
@@ -83,17 +83,19 @@ def _box_muller(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def normal(seed: int, c1: int, c2: int, c3: int, first: int, count: int) -> np.ndarray:
     """Standard normals [count]: elements [first, first + count) of stream (seed, c1, c2, c3).
 
-    Element e is lane e % 4 of the Philox block with counter (e // 4, c1, c2, c3).
+    Elements come in tiles of 256 from 64 consecutive Philox blocks: element e is lane
+    (e % 256) // 64 of the block with counter ((e // 256) * 64 + e % 64, c1, c2, c3).
     """
     if count <= 0:
         return np.zeros(0, np.float32)
-    b0, b1 = first // 4, (first + count - 1) // 4
-    blocks = np.arange(b0, b1 + 1, dtype=np.uint64)
+    e = np.arange(first, first + count, dtype=np.uint64)
+    o = e % np.uint64(256)
+    blocks = (e // np.uint64(256)) * np.uint64(64) + o % np.uint64(64)
+    lane = (o // np.uint64(64)).astype(np.int64)
     x = philox4x32_10(blocks, c1, c2, c3, seed & 0xFFFFFFFF, seed >> 32)
     z0, z1 = _box_muller(x[0], x[1])
     z2, z3 = _box_muller(x[2], x[3])
-    out = np.stack([z0, z1, z2, z3], axis=1).reshape(-1)
-    return out[first - 4 * b0 : first - 4 * b0 + count].astype(np.float32)
+    return np.choose(lane, [z0, z1, z2, z3]).astype(np.float32)
 
 
 def colored_noise_matrix(horizon: int, beta: float) -> np.ndarray:
@@ -178,7 +180,9 @@ class ReferenceOptimizer:
         for b in range(self.B):
             e = self.elites[b]
             if len(e):
-                self.elites[b] = np.concatenate([e[:, k:], np.broadcast_to(self.mean[b, self.H - k :], (len(e), k, self.A))], 1)
+                self.elites[b] = np.concatenate(
+                    [e[:, k:], np.broadcast_to(self.mean[b, self.H - k :], (len(e), k, self.A))], 1
+                )
         self.begin()
 
     def set_candidates(self, candidates: np.ndarray) -> None:
@@ -220,7 +224,7 @@ class ReferenceOptimizer:
                     bad = (vals < self.lower) | (vals > self.upper)
                     if not bad.any():
                         break
-                    for idx in zip(*np.nonzero(bad)):
+                    for idx in zip(*np.nonzero(bad), strict=False):
                         e = (fixed + idx[0]) * H * A + idx[1] * A + idx[2]
                         z = normal(self.seed, b, (self.iteration & 0xFFFFFF) | (redraw << 24), self.step, e, 1)[0]
                         vals[idx] = self.mean[b][idx[1:]] + self.std[b][idx[1:]] * z
@@ -272,7 +276,7 @@ class ReferenceOptimizer:
 def plan(
     optimizer: ReferenceOptimizer,
     score: Callable[[np.ndarray], np.ndarray],
-    candidates: Optional[np.ndarray] = None,
+    candidates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Runs one plan (I ask/score/tell iterations); returns the plan [B, H, A]."""
     optimizer.begin()

@@ -69,9 +69,7 @@ class PlanConfig:
 
 
 CONFIGS: dict[str, PlanConfig] = {
-    "pendulum-mppi": PlanConfig(
-        method="mppi", samples=1000, horizon=20, iterations=1, sigma=1.0, temperature=1.0
-    ),
+    "pendulum-mppi": PlanConfig(method="mppi", samples=1000, horizon=20, iterations=1, sigma=1.0, temperature=1.0),
     "pendulum-cem": PlanConfig(
         method="cem",
         samples=500,
@@ -496,7 +494,6 @@ def _build_torchrl_env():
 
 
 def _build_return_advantage():
-    import torch
     from torch import nn
 
     class ReturnAdvantage(nn.Module):

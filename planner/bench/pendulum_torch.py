@@ -41,9 +41,7 @@ def step(th: torch.Tensor, thdot: torch.Tensor, u: torch.Tensor):
     """
     u = torch.clamp(u, -MAX_TORQUE, MAX_TORQUE)
     reward = -(angle_normalize(th).square() + 0.1 * thdot.square() + 0.001 * u.square())
-    new_thdot = torch.clamp(
-        thdot + _SIN_COEF * torch.sin(th) + _U_COEF * u, -MAX_SPEED, MAX_SPEED
-    )
+    new_thdot = torch.clamp(thdot + _SIN_COEF * torch.sin(th) + _U_COEF * u, -MAX_SPEED, MAX_SPEED)
     new_th = th + new_thdot * DT
     return new_th, new_thdot, reward
 

@@ -132,17 +132,23 @@ def bench_one(
     threads: int = 2,
     seed: int = 0,
 ) -> dict:
+    """Time and evaluate one implementation on one configuration.
+
+    A peer that is unavailable, or that fails while building or planning (a peer
+    library's own error), is reported as skipped with the reason; the run goes on.
+    """
     cfg = get_config(config)
-    try:
-        planner = make_planner(impl, config, seed=seed, threads=threads)
-    except PeerUnavailable as exc:
-        return _skipped(config, impl, str(exc))
     states = bench_states(calls + WARMUP_CALLS, seed)
     try:
+        planner = make_planner(impl, config, seed=seed, threads=threads)
         times = time_planner(planner, states, WARMUP_CALLS)
         returns = [closed_loop_return(planner, seed + e) for e in range(episodes)]
     except PeerUnavailable as exc:
         return _skipped(config, impl, str(exc))
+    except Exception as exc:
+        if impl == "ours":
+            raise  # the native planner must not fail silently
+        return _skipped(config, impl, f"failed: {type(exc).__name__}: {exc}")
     p50 = float(np.percentile(times, 50))
     p99 = float(np.percentile(times, 99))
     return {
@@ -157,11 +163,7 @@ def bench_one(
 
 
 def format_table(results: list[dict]) -> str:
-    ours = {
-        r["config"]: r["p50_ms"]
-        for r in results
-        if r["impl"] == "ours" and r["status"] == "ok"
-    }
+    ours = {r["config"]: r["p50_ms"] for r in results if r["impl"] == "ours" and r["status"] == "ok"}
     header = f"{'config':<15} {'impl':<13} {'p50 ms':>9} {'p99 ms':>9} {'Mdyn/s':>8} {'return':>9} {'p50/ours':>9}"
     lines = [header, "-" * len(header)]
     for r in results:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import planner
-from planner import reference as ref
 from conftest import make_config
+from planner import reference as ref
 
 B, A = 2, 2
 LOWER, UPPER = [-1.0, -0.5], [1.0, 0.5]

@@ -19,7 +19,7 @@ def test_bit_identical_across_thread_counts(optimizer_name, scorer_name):
     states = [random_state(scorer_name, rng, batch=3) for _ in range(3)]
     one = run_steps(planner.Planner(scorer_name, cfg, batch=3, seed=5, threads=1), states)
     two = run_steps(planner.Planner(scorer_name, cfg, batch=3, seed=5, threads=2), states)
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=False):
         np.testing.assert_array_equal(a.plan, b.plan)
         np.testing.assert_array_equal(a.best_return, b.best_return)
 

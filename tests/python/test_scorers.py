@@ -14,7 +14,7 @@ def test_shapes_determinism_and_bounds(scorer_name):
     s = planner.Scorer(scorer_name)
     rng = np.random.default_rng(0)
     lo, hi = s.bounds
-    assert len(lo) == len(hi) == s.action_dim and all(a < b for a, b in zip(lo, hi))
+    assert len(lo) == len(hi) == s.action_dim and all(a < b for a, b in zip(lo, hi, strict=False))
     state = rng.uniform(-1, 1, s.state_dim).astype(np.float32)
     actions = rng.uniform(-1, 1, (37, 9, s.action_dim)).astype(np.float32)  # not a multiple of 16
     r1 = s.score(state, actions)
@@ -78,8 +78,18 @@ def _point_mass_np(state, actions, gx=1.0, gy=1.0, dt=0.05, vw=0.1, aw=0.01):
     return ret
 
 
-def _diff_drive_np(state, actions, dt=0.02, r=1.0, track=1.0, umax=1.0, goal=(2.0, 2.0, 0.0), yw=0.1, aw=0.01,
-                   obs=(1.0, 1.0, 0.3, 100.0)):
+def _diff_drive_np(
+    state,
+    actions,
+    dt=0.02,
+    r=1.0,
+    track=1.0,
+    umax=1.0,
+    goal=(2.0, 2.0, 0.0),
+    yw=0.1,
+    aw=0.01,
+    obs=(1.0, 1.0, 0.3, 100.0),
+):
     x, y, yaw = (np.full(len(actions), float(v)) for v in state)
     ret = np.zeros(len(actions))
     for t in range(actions.shape[1]):

@@ -31,8 +31,10 @@ inline Philox4x32 philox4x32_10(std::uint32_t c0, std::uint32_t c1, std::uint32_
   return {{c0, c1, c2, c3}};
 }
 
-// Where a stream of Gaussian draws lives: element e of the stream is lane e % 4 of the
-// Philox block with counter (e / 4, c1, c2, c3) under key seed.
+// Where a stream of Gaussian draws lives. Elements come in tiles of 256 made from 64
+// consecutive Philox blocks: element e is lane (e % 256) / 64 of the block with counter
+// ((e / 256) * 64 + e % 64, c1, c2, c3) under key seed. Lanes (0, 1) and (2, 3) of a
+// block are Box-Muller pairs. Tiled so that generation stores contiguously.
 struct NormalStream {
   std::uint64_t seed;
   std::uint32_t c1;  // problem index b
@@ -40,8 +42,14 @@ struct NormalStream {
   std::uint32_t c3;  // control step
 };
 
+inline constexpr int kNormalTileBlocks = 64;
+inline constexpr int kNormalTile = 4 * kNormalTileBlocks;
+
 // Writes `count` standard normals, elements [first, first + count) of the stream.
-// Two Box-Muller pairs per Philox block; vectorized; no allocation.
+// Vectorized; no allocation.
 void fill_normal(const NormalStream& stream, std::uint64_t first, std::size_t count, float* out);
+
+// Element e of the stream alone (for rare redraws).
+float normal_at(const NormalStream& stream, std::uint64_t e);
 
 }  // namespace planner

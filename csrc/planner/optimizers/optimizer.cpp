@@ -175,9 +175,7 @@ void Optimizer::finish_rows(int b, int n0, int n1) const {
       for (int j = 0; j < HA_; ++j) {
         float v = mu[j] + sd[j] * r[j];
         for (int redraw = 1; redraw <= kMaxRedraws && (v < lo[j] || v > hi[j]); ++redraw) {
-          float eps;
-          fill_normal(stream(b, redraw), static_cast<std::uint64_t>(n) * HA_ + j, 1, &eps);
-          v = mu[j] + sd[j] * eps;
+          v = mu[j] + sd[j] * normal_at(stream(b, redraw), static_cast<std::uint64_t>(n) * HA_ + j);
         }
         r[j] = v;
       }

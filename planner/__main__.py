@@ -1,0 +1,69 @@
+"""Command line: python -m planner {demo, bench, info}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m planner", description="latent-planner command line")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("demo", help="plan closed loop on gymnasium's Pendulum-v1 and print return and latency")
+    d.add_argument("--optimizer", choices=["mppi", "cem", "icem"], default="mppi")
+    d.add_argument("--episodes", type=int, default=10)
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--plot", default=None, help="write a PNG (angle over time, latency histogram)")
+    d.add_argument("--json", default=None, help="write the results as JSON")
+    d.add_argument("--no-progress", action="store_true")
+
+    b = sub.add_parser("bench", help="benchmarks against peer planners")
+    bsub = b.add_subparsers(dest="suite", required=True)
+    bp = bsub.add_parser("plan", help="pendulum-mppi and pendulum-cem: ours vs torch, pytorch-mppi, mbrl, torchrl")
+    bp.add_argument("--json", default=None, help="write results to this JSON file")
+    bp.add_argument("--impls", default="ours,torch,pytorch_mppi,mbrl,torchrl")
+    bp.add_argument("--configs", default="pendulum-mppi,pendulum-cem")
+    bp.add_argument("--calls", type=int, default=20)
+    bp.add_argument("--episodes", type=int, default=1)
+    bp.add_argument("--threads", type=int, default=2)
+    bp.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("info", help="print what this build contains")
+
+    args = ap.parse_args(argv)
+    if args.cmd == "demo":
+        from .demo import run_demo
+
+        if args.episodes < 1:
+            ap.error("--episodes must be >= 1")
+        result = run_demo(args.optimizer, args.episodes, args.threads, args.seed, args.plot, not args.no_progress)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return 0
+    if args.cmd == "bench" and args.suite == "plan":
+        from .bench.plan_bench import run_plan_bench
+
+        run_plan_bench(
+            args.json,
+            impls=tuple(x for x in args.impls.split(",") if x),
+            configs=tuple(x for x in args.configs.split(",") if x),
+            calls=args.calls,
+            episodes=args.episodes,
+            threads=args.threads,
+            seed=args.seed,
+        )
+        return 0
+    if args.cmd == "info":
+        from . import build_info
+
+        print(json.dumps(build_info(), indent=2))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
