@@ -1,5 +1,8 @@
 // Core C++ tests (ctest). Prints "N passed, M failed" and exits non-zero on failure.
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -10,6 +13,16 @@
 #include "planner/common/fastmath.h"
 #include "planner/common/philox.h"
 #include "planner/planner.h"
+
+// Counts heap allocations so the tests can check that plan() allocates nothing.
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -140,6 +153,23 @@ void test_bad_inputs() {
   check(std::isfinite(p.plan(good).action[0]), "usable after a bad call");
 }
 
+void test_plan_allocates_nothing_after_first_call() {
+  for (const char* name : {"cem", "icem", "mppi"}) {
+    auto c = config(name);
+    c.samples = 2000;  // large enough to use the thread pool
+    planner::Planner p(c, planner::make_scorer("point_mass"), {3, 2, 1});
+    std::vector<float> state(3 * 4, 0.1f), cand(3 * 2 * 12 * 2, 0.0f);
+    p.plan(state.data(), cand.data(), 2);  // first call may size the candidate buffer
+    const long before = g_allocations.load();
+    for (int i = 0; i < 5; ++i) {
+      p.plan(state.data(), cand.data(), 2);
+      p.plan(state.data());
+    }
+    const long after = g_allocations.load();  // read before building the message below
+    check(after == before, std::string("no allocation in plan(): ") + name);
+  }
+}
+
 void test_all_nonfinite_falls_back() {
   int calls = 0;
   auto s = std::make_shared<planner::CallbackScorer>(
@@ -166,6 +196,7 @@ int main() {
   test_thread_count_determinism();
   test_bad_inputs();
   test_all_nonfinite_falls_back();
+  test_plan_allocates_nothing_after_first_call();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
