@@ -4,12 +4,11 @@ For each configuration x implementation it times ``calls`` control steps (after 
 calls) from a fixed set of random Pendulum-v1 states and runs ``episodes`` closed-loop
 episodes on ``gymnasium.make("Pendulum-v1")``.
 
-Run it with ``python -m planner.bench.plan_bench [--json out.json]``.
+Run it with ``python -m planner bench plan [--json out.json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -181,6 +180,30 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def trivial_overhead(calls: int = 5000, threads: int = 2) -> dict:
+    """Cost of one plan() from Python on a trivial problem (N=1, H=1, one iteration):
+    the binding, validation and result overhead a control loop pays per call."""
+    import planner as native
+
+    p = native.Planner("pendulum", native.MPPIConfig(samples=1, horizon=1, iterations=1), threads=threads)
+    state = np.array([0.1, 0.0], np.float32)
+    times = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        p.plan(state)
+        times[i] = time.perf_counter_ns() - t0
+    times = times[100:] / 1e6
+    return {
+        "config": "trivial-n1-h1",
+        "impl": "ours",
+        "p50_ms": float(np.percentile(times, 50)),
+        "p99_ms": float(np.percentile(times, 99)),
+        "dyn_steps_per_s": 1.0 / (float(np.percentile(times, 50)) / 1e3),
+        "closed_loop_return": None,
+        "status": "ok",
+    }
+
+
 def run_plan_bench(
     json_path: str | None,
     *,
@@ -223,6 +246,8 @@ def run_plan_bench(
     finally:
         if bar is not None:
             bar.close()
+    if "ours" in impls:
+        results.append(trivial_overhead(threads=threads))
     report = {"machine": machine_info(threads), "results": results}
     if json_path:
         with open(json_path, "w") as f:
@@ -230,31 +255,3 @@ def run_plan_bench(
             f.write("\n")
     print(format_table(results))
     return report
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", default=None, help="write results to this JSON file")
-    ap.add_argument("--impls", default=",".join(IMPLS))
-    ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--calls", type=int, default=20)
-    ap.add_argument("--episodes", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    run_plan_bench(
-        args.json,
-        impls=tuple(s for s in args.impls.split(",") if s),
-        configs=tuple(s for s in args.configs.split(",") if s),
-        calls=args.calls,
-        episodes=args.episodes,
-        threads=args.threads,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
