@@ -13,6 +13,7 @@ void bind_random(py::module_& m);
 void bind_optimizers(py::module_& m);
 void bind_scorers(py::module_& m);
 void bind_planner(py::module_& m);
+void bind_models(py::module_& m);
 }  // namespace planner::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -40,5 +41,6 @@ PYBIND11_MODULE(_core, m) {
   planner::bind::bind_random(m);
   planner::bind::bind_optimizers(m);
   planner::bind::bind_scorers(m);
+  planner::bind::bind_models(m);
   planner::bind::bind_planner(m);
 }

@@ -12,14 +12,23 @@ namespace {
 
 // plan() returns (action, plan, best_return, nonfinite, fallback); a 1-D state gives
 // unbatched outputs ([A], [H, A], scalars), a 2-D state batched ones.
-py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& cand_obj) {
-  const int B = p.batch(), S = p.state_dim(), A = p.action_dim(), H = p.horizon();
+py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& ctx_obj, const py::handle& cand_obj) {
+  const int B = p.batch(), S = p.state_dim(), A = p.action_dim(), H = p.horizon(), C = p.context_dim();
   auto st = as_f32(state_obj, "state", "[B, S]");
   const bool flat = st.ndim() == 1;
   if (flat && B != 1)
     throw_value_error("state: expected shape [B, S] = (", B, ", ", S, ") for batch B=", B, ", got ", describe(st));
   const float* state =
       flat ? f32_shape(st, "state", "[S]", {S}) : f32_shape(st, "state", "[B, S]", {B, S});
+  const float* context = nullptr;
+  py::array ct;
+  if (C > 0) {
+    if (ctx_obj.is_none()) throw_value_error("context [B, C] is required: the scorer takes a context of C=", C);
+    ct = as_f32(ctx_obj, "context", flat ? "[C]" : "[B, C]");
+    context = flat ? f32_shape(ct, "context", "[C]", {C}) : f32_shape(ct, "context", "[B, C]", {B, C});
+  } else if (!ctx_obj.is_none()) {
+    throw_value_error("context: this scorer takes no context (C=0)");
+  }
   const float* cand = nullptr;
   int P = 0;
   py::array ca;
@@ -33,7 +42,7 @@ py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& cand_o
   const PlanResult* r;
   {
     py::gil_scoped_release release;
-    r = &p.plan(state, cand, P);
+    r = &p.plan(state, context, cand, P);
   }
   if (flat) {
     return py::make_tuple(new_f32({A}, r->action), new_f32({H, A}, r->plan), r->best_return[0], r->nonfinite[0],
@@ -58,7 +67,7 @@ void bind_planner(py::module_& m) {
            }),
            py::arg("config"), py::arg("scorer"), py::arg("batch") = 1, py::arg("threads") = 0,
            py::arg("shift_after_plan") = 1)
-      .def("plan", &plan, py::arg("state"), py::arg("candidates") = py::none())
+      .def("plan", &plan, py::arg("state"), py::arg("context") = py::none(), py::arg("candidates") = py::none())
       .def("shift", &Planner::shift, py::arg("steps") = 1)
       .def("reset", &Planner::reset)
       .def("mean",
@@ -68,6 +77,7 @@ void bind_planner(py::module_& m) {
       .def_property_readonly("batch", &Planner::batch)
       .def_property_readonly("state_dim", &Planner::state_dim)
       .def_property_readonly("action_dim", &Planner::action_dim)
+      .def_property_readonly("context_dim", &Planner::context_dim)
       .def_property_readonly("horizon", &Planner::horizon)
       .def_property_readonly("threads", &Planner::threads)
       .def_property_readonly("lower", [](const Planner& p) { return new_f32({p.action_dim()}, p.optimizer().lower()); })

@@ -18,6 +18,7 @@ void bind_scorers(py::module_& m) {
       .def_property_readonly("name", &Scorer::name)
       .def_property_readonly("state_dim", &Scorer::state_dim)
       .def_property_readonly("action_dim", &Scorer::action_dim)
+      .def_property_readonly("context_dim", &Scorer::context_dim)
       .def_property_readonly("bounds",
                              [](const Scorer& s) {
                                std::vector<float> lo(s.action_dim()), hi(s.action_dim());
@@ -26,9 +27,16 @@ void bind_scorers(py::module_& m) {
                              })
       .def(
           "score",
-          [](const Scorer& s, const py::handle& state_obj, const py::handle& actions_obj) {
+          [](const Scorer& s, const py::handle& state_obj, const py::handle& actions_obj, const py::handle& ctx_obj) {
             auto st = as_f32(state_obj, "state", "[S]");
             const float* state = f32_shape(st, "state", "[S]", {s.state_dim()});
+            const float* context = nullptr;
+            py::array ct;
+            if (s.context_dim() > 0) {
+              if (ctx_obj.is_none()) throw_value_error("context [C] is required: this scorer takes C=", s.context_dim());
+              ct = as_f32(ctx_obj, "context", "[C]");
+              context = f32_shape(ct, "context", "[C]", {s.context_dim()});
+            }
             auto ac = as_f32(actions_obj, "actions", "[N, H, A]");
             if (ac.ndim() != 3 || ac.shape(2) != s.action_dim() || ac.shape(0) < 1 || ac.shape(1) < 1)
               throw_value_error("actions: expected shape [N, H, A] with N, H >= 1 and A = ", s.action_dim(), ", got ",
@@ -38,11 +46,12 @@ void bind_scorers(py::module_& m) {
             Buffer<float> scratch(s.scratch_floats(N, H) + 1);
             {
               py::gil_scoped_release release;
-              s.score(state, static_cast<const float*>(ac.data()), N, H, out.mutable_data(), scratch.data());
+              s.score(state, context, static_cast<const float*>(ac.data()), N, H, out.mutable_data(), scratch.data());
             }
             return out;
           },
-          py::arg("state"), py::arg("actions"), "Returns [N] of action sequences [N, H, A] from state [S].");
+          py::arg("state"), py::arg("actions"), py::arg("context") = py::none(),
+          "Returns [N] of action sequences [N, H, A] from state [S] (and context [C]).");
 }
 
 }  // namespace planner::bind

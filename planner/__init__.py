@@ -10,14 +10,16 @@ Quick start::
 from . import _core
 from ._version import __version__
 from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, config_from_dict
-from .planner import Planner, PlanResult, PythonScorer, Scorer
+from .planner import LatentScorer, Planner, PlanResult, PythonScorer, Scorer, WorldModel
 
 Optimizer = _core.Optimizer
 
 
 def build_info() -> dict:
     """What this build contains: version, backend ("none" or "cuda"), compiler, SIMD."""
-    return dict(_core.build_info())
+    info = dict(_core.build_info())
+    info["blas"] = _core.gemm_backend()
+    return info
 
 
 def optimizer_names() -> list[str]:
@@ -43,6 +45,8 @@ __all__ = [
     "PlanResult",
     "PythonScorer",
     "Scorer",
+    "LatentScorer",
+    "WorldModel",
     "build_info",
     "config_from_dict",
     "cuda",

@@ -10,9 +10,11 @@ import numpy as np
 from . import _core
 from .config import CEMConfig, FloatOrSeq, ICEMConfig, MPPIConfig, OptimizerConfig
 
-__all__ = ["Planner", "PlanResult", "Scorer", "PythonScorer"]
+__all__ = ["Planner", "PlanResult", "Scorer", "PythonScorer", "WorldModel", "LatentScorer"]
 
 Scorer = _core.Scorer
+WorldModel = _core.WorldModel
+LatentScorer = _core.LatentScorer
 #: A batched Python scorer: (state [B, S] float32, actions [B, N, H, A] float32) ->
 #: returns [B, N] float32 (numpy array or CPU torch tensor). Larger is better.
 PythonScorer = Callable[[np.ndarray, np.ndarray], Any]
@@ -140,23 +142,59 @@ class Planner:
         return self._native.threads if self._native else 1
 
     # -- planning ---------------------------------------------------------------------
-    def plan(self, state: Any, candidates: Any = None) -> PlanResult:
+    def plan(self, state: Any, context: Any = None, candidates: Any = None) -> PlanResult:
         """Plans from `state` ([S] when B = 1, or [B, S]); float32, finite.
 
         Args:
-            state: current state, float32 C-contiguous.
+            state: current state (for a latent model: the raw observation), float32
+                C-contiguous.
+            context: [C] (or [B, C]) dynamics context, required when the model takes
+                one (context_dim > 0), else None.
             candidates: optional action sequences injected into every population of
                 this plan ([P, H, A] with an unbatched state, else [B, P, H, A]).
         """
         if type(state) is not np.ndarray:
             state = as_array(state, "state")
+        if context is not None and type(context) is not np.ndarray:
+            context = as_array(context, "context")
         if candidates is not None and type(candidates) is not np.ndarray:
             candidates = as_array(candidates, "candidates")
         if self._native is not None:
-            return PlanResult._make(self._native.plan(state, candidates))
-        return self._plan_python(state, candidates)
+            return PlanResult._make(self._native.plan(state, context, candidates))
+        return self._plan_python(state, context, candidates)
 
-    def _plan_python(self, state: np.ndarray, candidates: np.ndarray | None) -> PlanResult:
+    @classmethod
+    def from_file(
+        cls,
+        path: str,
+        config: OptimizerConfig,
+        *,
+        disagreement: float = 0.0,
+        terminal_value: bool = True,
+        **kwargs: Any,
+    ) -> Planner:
+        """A native planner scored by the latent world model in a model file.
+
+        Args:
+            path: a model file (docs/MODEL_FORMAT.md), e.g. written by
+                `planner.models.export_model`.
+            config: optimizer config.
+            disagreement: weight of the ensemble-disagreement penalty (M >= 2).
+            terminal_value: add the model's terminal value when it has one.
+            **kwargs: as for `Planner` (batch, seed, threads, lower, upper, ...).
+        """
+        model = _core.WorldModel.load(str(path))
+        scorer = _core.LatentScorer(model, disagreement=disagreement, terminal_value=terminal_value)
+        p = cls(scorer, config, **kwargs)
+        p.model = model
+        return p
+
+    @property
+    def context_dim(self) -> int:
+        """C, the context the scorer takes (0: none)."""
+        return self._native.context_dim if self._native else 0
+
+    def _plan_python(self, state: np.ndarray, context: np.ndarray | None, candidates: np.ndarray | None) -> PlanResult:
         opt = self._opt
         flat = state.ndim == 1
         if state.dtype != np.float32:
@@ -171,9 +209,10 @@ class Planner:
         opt.begin()
         if candidates is not None:
             opt.set_candidates(candidates[None] if flat else candidates)
+        args = () if context is None else (context[None] if flat else context,)
         for _ in range(self.config.iterations):
             actions = opt.ask()
-            returns = as_array(self._py_scorer(batched, actions), "scorer returns")
+            returns = as_array(self._py_scorer(batched, actions, *args), "scorer returns")
             opt.tell(returns)
         plan = np.clip(opt.solution(), opt.lower, opt.upper)
         best = opt.best_return()

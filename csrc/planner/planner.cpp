@@ -50,9 +50,9 @@ Planner::Planner(OptimizerConfig config, std::shared_ptr<const Scorer> scorer, P
   result_ = {action_.data(), plan_.data(), best_.data(), nonfinite_.data(), fallback_.data(), 0};
 }
 
-void Planner::score_population(const float* state, int active) {
+void Planner::score_population(const float* state, const float* context, int active) {
   const int B = options_.batch, N = optimizer_->samples(), H = optimizer_->horizon();
-  const int S = scorer_->state_dim();
+  const int S = scorer_->state_dim(), C = scorer_->context_dim();
   const int block = std::max(1, scorer_->block_rows());
   const int blocks = (active + block - 1) / block;
   const float* pop = optimizer_->population();
@@ -63,7 +63,8 @@ void Planner::score_population(const float* state, int active) {
     const int n1 = std::min(active, n0 + block);
     float* scratch = scratch_.data() + per_thread_ * static_cast<std::size_t>(thread);
     optimizer_->sample_rows(b, n0, n1, scratch);
-    scorer_->score(state + static_cast<std::size_t>(b) * S, pop + (static_cast<std::size_t>(b) * N + n0) * HA,
+    scorer_->score(state + static_cast<std::size_t>(b) * S, C > 0 ? context + static_cast<std::size_t>(b) * C : nullptr,
+                   pop + (static_cast<std::size_t>(b) * N + n0) * HA,
                    n1 - n0, H, returns_.data() + static_cast<std::size_t>(b) * N + n0, scratch + opt_scratch_);
   };
   if (static_cast<long long>(B) * active * H < kInlineSteps) {
@@ -73,19 +74,27 @@ void Planner::score_population(const float* state, int active) {
   }
 }
 
-const PlanResult& Planner::plan(const float* state, const float* candidates, int num_candidates) {
+const PlanResult& Planner::plan(const float* state, const float* context, const float* candidates,
+                                int num_candidates) {
   const int B = options_.batch, S = scorer_->state_dim(), H = optimizer_->horizon(), A = scorer_->action_dim();
+  const int C = scorer_->context_dim();
   require(state != nullptr, "state [B, S] must not be null");
   for (int i = 0; i < B * S; ++i)
     require(std::isfinite(state[i]), "state [B=", B, ", S=", S, "] must be finite; got ", state[i], " at (",
             i / S, ", ", i % S, ")");
+  if (C > 0) {
+    require(context != nullptr, "context [B, C] is required: the scorer takes a context of C=", C);
+    for (int i = 0; i < B * C; ++i)
+      require(std::isfinite(context[i]), "context [B=", B, ", C=", C, "] must be finite; got ", context[i], " at (",
+              i / C, ", ", i % C, ")");
+  }
   require(num_candidates == 0 || candidates != nullptr, "candidates [B, P, H, A] must not be null when P > 0");
   optimizer_->set_candidates(candidates, num_candidates);  // P = 0 clears earlier ones
   optimizer_->begin();
   const int iters = optimizer_->config().iterations;
   for (int it = 0; it < iters; ++it) {
     const int active = optimizer_->prepare();
-    score_population(state, active);
+    score_population(state, context, active);
     optimizer_->update(returns_.data(), optimizer_->samples());
   }
   const float* sol = optimizer_->solution();

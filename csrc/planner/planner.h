@@ -39,10 +39,12 @@ class Planner {
   // Bounds missing from config are taken from the scorer's default box.
   Planner(OptimizerConfig config, std::shared_ptr<const Scorer> scorer, PlannerOptions options = {});
 
-  // state: [B, S] float32, finite. candidates: optional [B, P, H, A] injected into
+  // state: [B, S] float32, finite. context: [B, C], required when the scorer takes a
+  // context (C > 0), else ignored. candidates: optional [B, P, H, A] injected into
   // every population of this plan. Throws ValueError on bad input; the planner stays
   // usable.
-  const PlanResult& plan(const float* state, const float* candidates = nullptr, int num_candidates = 0);
+  const PlanResult& plan(const float* state, const float* context = nullptr, const float* candidates = nullptr,
+                         int num_candidates = 0);
   void shift(int steps) { optimizer_->shift(steps); }
   void reset() { optimizer_->reset(); }
 
@@ -53,11 +55,12 @@ class Planner {
   int batch() const { return options_.batch; }
   int state_dim() const { return scorer_->state_dim(); }
   int action_dim() const { return scorer_->action_dim(); }
+  int context_dim() const { return scorer_->context_dim(); }
   int horizon() const { return optimizer_->horizon(); }
   int threads() const { return pool_.threads(); }
 
  private:
-  void score_population(const float* state, int active);
+  void score_population(const float* state, const float* context, int active);
 
   PlannerOptions options_;
   std::shared_ptr<const Scorer> scorer_;

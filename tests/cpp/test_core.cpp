@@ -159,10 +159,10 @@ void test_plan_allocates_nothing_after_first_call() {
     c.samples = 2000;  // large enough to use the thread pool
     planner::Planner p(c, planner::make_scorer("point_mass"), {3, 2, 1});
     std::vector<float> state(3 * 4, 0.1f), cand(3 * 2 * 12 * 2, 0.0f);
-    p.plan(state.data(), cand.data(), 2);  // first call may size the candidate buffer
+    p.plan(state.data(), nullptr, cand.data(), 2);  // first call may size the candidate buffer
     const long before = g_allocations.load();
     for (int i = 0; i < 5; ++i) {
-      p.plan(state.data(), cand.data(), 2);
+      p.plan(state.data(), nullptr, cand.data(), 2);
       p.plan(state.data());
     }
     const long after = g_allocations.load();  // read before building the message below

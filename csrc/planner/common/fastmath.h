@@ -115,4 +115,36 @@ inline float exp_nonpos(float x) {
   return p * scale;
 }
 
+// exp(x), clamped to [-87, 88] (no overflow to inf, no denormals); a few ulp.
+inline float exp(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float k = round_near(x * 1.44269504088896341f);
+  const float r = (x - k * kLn2Hi) - k * kLn2Lo;
+  float p = static_cast<float>(1.0 / 5040.0);
+  p = p * r + static_cast<float>(1.0 / 720.0);
+  p = p * r + static_cast<float>(1.0 / 120.0);
+  p = p * r + static_cast<float>(1.0 / 24.0);
+  p = p * r + static_cast<float>(1.0 / 6.0);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::int32_t ki = static_cast<std::int32_t>(k);
+  return p * std::bit_cast<float>(static_cast<std::uint32_t>(ki + 127) << 23);
+}
+
+// mish(x) = x tanh(softplus(x)) = x n / (n + 2) with n = e^x (e^x + 2).
+inline float mish(float x) {
+  const float e = exp(x < 20.0f ? x : 20.0f);
+  const float n = e * (e + 2.0f);
+  return x > 20.0f ? x : x * n / (n + 2.0f);
+}
+
+inline float elu(float x) { return x > 0.0f ? x : exp(x) - 1.0f; }
+
+inline float tanh(float x) {
+  const float e = exp(2.0f * (x < 15.0f ? (x > -15.0f ? x : -15.0f) : 15.0f));
+  return (e - 1.0f) / (e + 1.0f);
+}
+
 }  // namespace planner::fm

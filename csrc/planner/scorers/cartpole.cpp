@@ -44,7 +44,7 @@ class CartPole final : public Scorer {
   }
   std::size_t scratch_floats(int, int H) const override { return block_scratch(H, 1); }
 
-  void score(const float* s, const float* actions, int rows, int H, float* returns, float* scratch) const override {
+  void score(const float* s, const float*, const float* actions, int rows, int H, float* returns, float* scratch) const override {
     for_blocks(actions, rows, H, 1, returns, scratch, [&](const float* u, float* ret) {
       alignas(64) float x[kLanes], xd[kLanes], th[kLanes], thd[kLanes];
       for (int l = 0; l < kLanes; ++l) {

@@ -55,7 +55,7 @@ class DiffDrive final : public Scorer {
   }
   std::size_t scratch_floats(int, int H) const override { return block_scratch(H, 2); }
 
-  void score(const float* s, const float* actions, int rows, int H, float* returns, float* scratch) const override {
+  void score(const float* s, const float*, const float* actions, int rows, int H, float* returns, float* scratch) const override {
     // Locals, not members, so the loop vectorizes (no aliasing through *this).
     const float dt = dt_, r = r_, track = track_, umax = umax_, gx = gx_, gy = gy_, gyaw = gyaw_, yw = yw_,
                 aw = aw_, obx = ox_, oby = oy_, orad2 = orad2_, ocost = ocost_;

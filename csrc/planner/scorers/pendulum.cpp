@@ -35,7 +35,7 @@ class Pendulum final : public Scorer {
   }
   std::size_t scratch_floats(int, int H) const override { return block_scratch(H, 1); }
 
-  void score(const float* state, const float* actions, int rows, int H, float* returns,
+  void score(const float* state, const float*, const float* actions, int rows, int H, float* returns,
              float* scratch) const override {
     // Locals, not members: the compiler cannot prove `ret` does not alias *this.
     const float dt = dt_, ks = k_sin_, ku = k_u_, vmax = max_speed_, umax = max_torque_;

@@ -32,7 +32,7 @@ class PointMass final : public Scorer {
   }
   std::size_t scratch_floats(int, int H) const override { return block_scratch(H, 2); }
 
-  void score(const float* s, const float* actions, int rows, int H, float* returns, float* scratch) const override {
+  void score(const float* s, const float*, const float* actions, int rows, int H, float* returns, float* scratch) const override {
     for_blocks(actions, rows, H, 2, returns, scratch, [&](const float* u, float* ret) {
       alignas(64) float px[kLanes], py[kLanes], vx[kLanes], vy[kLanes];
       for (int l = 0; l < kLanes; ++l) {

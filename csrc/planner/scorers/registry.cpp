@@ -19,8 +19,8 @@ void CallbackScorer::default_bounds(float* lo, float* hi) const {
   }
 }
 
-void CallbackScorer::score(const float* state, const float* actions, int rows, int H, float* returns,
-                           float*) const {
+void CallbackScorer::score(const float* state, const float*, const float* actions, int rows, int H,
+                           float* returns, float*) const {
   fn_(state, actions, rows, H, returns);
 }
 

@@ -1,7 +1,8 @@
 // Trajectory scorers: the only component that knows the model.
 //
-// score() maps one problem's state [S] and a block of action sequences [rows, H, A]
-// to returns [rows] (sum of rewards over the horizon; larger is better). It must be
+// score() maps one problem's state [S] (and context [C] when context_dim() > 0) and a
+// block of action sequences [rows, H, A] to returns [rows] (sum of rewards over the
+// horizon; larger is better). It must be
 // thread-safe: the planner calls it concurrently on disjoint row blocks, each with its
 // own scratch of scratch_floats(rows, H) floats. It must not allocate.
 #pragma once
@@ -23,13 +24,14 @@ class Scorer {
   virtual std::string name() const = 0;
   virtual int state_dim() const = 0;   // S
   virtual int action_dim() const = 0;  // A
+  virtual int context_dim() const { return 0; }  // C; 0 = the scorer takes no context
   // The model's action box [A] (may be +-inf).
   virtual void default_bounds(float* lower, float* upper) const = 0;
   // Rows per block the scorer handles best (the planner's work item).
   virtual int block_rows() const { return 64; }
   virtual std::size_t scratch_floats(int /*rows*/, int /*horizon*/) const { return 0; }
-  virtual void score(const float* state, const float* actions, int rows, int horizon, float* returns,
-                     float* scratch) const = 0;
+  virtual void score(const float* state, const float* context, const float* actions, int rows, int horizon,
+                     float* returns, float* scratch) const = 0;
 };
 
 // A scorer from a C++ callable with the same contract as Scorer::score (for C++ control
@@ -42,8 +44,8 @@ class CallbackScorer : public Scorer {
   int state_dim() const override { return S_; }
   int action_dim() const override { return A_; }
   void default_bounds(float* lower, float* upper) const override;
-  void score(const float* state, const float* actions, int rows, int horizon, float* returns,
-             float* scratch) const override;
+  void score(const float* state, const float* context, const float* actions, int rows, int horizon,
+             float* returns, float* scratch) const override;
 
  private:
   int S_, A_;
