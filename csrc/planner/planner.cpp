@@ -9,9 +9,6 @@
 namespace planner {
 namespace {
 
-// Below this many dynamics steps per iteration, fork-join costs more than it saves.
-constexpr long long kInlineSteps = 4096;
-
 OptimizerConfig with_scorer_bounds(OptimizerConfig c, const Scorer& s) {
   const int A = s.action_dim();
   std::vector<float> lo(A), hi(A);
@@ -67,7 +64,7 @@ void Planner::score_population(const float* state, const float* context, int act
                    pop + (static_cast<std::size_t>(b) * N + n0) * HA,
                    n1 - n0, H, returns_.data() + static_cast<std::size_t>(b) * N + n0, scratch + opt_scratch_);
   };
-  if (static_cast<long long>(B) * active * H < kInlineSteps) {
+  if (B * blocks == 1 || static_cast<long long>(B) * active * H < scorer_->min_parallel_steps()) {
     for (int item = 0; item < B * blocks; ++item) body(item, 0);
   } else {
     pool_.parallel_for(B * blocks, body);

@@ -27,56 +27,98 @@ int MLP::max_width() const {
 
 std::size_t MLP::scratch_floats(int rows) const { return 2 * static_cast<std::size_t>(rows) * max_width(); }
 
-void layer_epilogue(const Layer& L, float* y, int rows) {
+namespace {
+
+// Sum of v[0, n) with 16 independent partial sums (combined in a fixed order): the
+// loop vectorizes and does not serialize on one accumulator, and the result does not
+// depend on the build's vector width.
+inline float lane_sum(const float* v, int n) {
+  float acc[16] = {};
+  int j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += v[j + k];
+  for (int k = 0; j < n; ++j, ++k) acc[k] += v[j];
+  for (int w = 8; w >= 1; w /= 2)
+    for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
+  return acc[0];
+}
+
+inline float lane_sq_dev(const float* v, int n, float mean) {
+  float acc[16] = {};
+  int j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int k = 0; k < 16; ++k) {
+      const float d = v[j + k] - mean;
+      acc[k] += d * d;
+    }
+  for (int k = 0; j < n; ++j, ++k) {
+    const float d = v[j] - mean;
+    acc[k] += d * d;
+  }
+  for (int w = 8; w >= 1; w /= 2)
+    for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
+  return acc[0];
+}
+
+template <Activation kAct>
+inline float activate(float x) {
+  if constexpr (kAct == Activation::kReLU) return x > 0.0f ? x : 0.0f;
+  if constexpr (kAct == Activation::kELU) return fm::elu(x);
+  if constexpr (kAct == Activation::kMish) return fm::mish(x);
+  if constexpr (kAct == Activation::kTanh) return fm::tanh(x);
+  return x;
+}
+
+// One pass per row after the GEMM: bias, optional LayerNorm, activation.
+template <Activation kAct>
+void epilogue_rows(const Layer& L, float* y, int rows) {
   const int n = L.out;
   const float* b = L.bias.data();
+  const float* g = L.norm_weight.data();
+  const float* beta = L.norm_bias.data();
+  const float inv_n = 1.0f / static_cast<float>(n);
   for (int r = 0; r < rows; ++r) {
     float* v = y + static_cast<std::size_t>(r) * n;
     for (int j = 0; j < n; ++j) v[j] += b[j];
     if (L.layer_norm) {
-      float mean = 0.0f;
-      for (int j = 0; j < n; ++j) mean += v[j];
-      mean /= static_cast<float>(n);
-      float var = 0.0f;
-      for (int j = 0; j < n; ++j) {
-        const float d = v[j] - mean;
-        var += d * d;
-      }
-      const float inv = 1.0f / std::sqrt(var / static_cast<float>(n) + L.eps);
-      const float* g = L.norm_weight.data();
-      const float* beta = L.norm_bias.data();
-      for (int j = 0; j < n; ++j) v[j] = (v[j] - mean) * inv * g[j] + beta[j];
+      const float mean = lane_sum(v, n) * inv_n;
+      const float inv = 1.0f / std::sqrt(lane_sq_dev(v, n, mean) * inv_n + L.eps);
+      for (int j = 0; j < n; ++j) v[j] = activate<kAct>((v[j] - mean) * inv * g[j] + beta[j]);
+    } else {
+      for (int j = 0; j < n; ++j) v[j] = activate<kAct>(v[j]);
     }
-    switch (L.act) {
-      case Activation::kNone: break;
-      case Activation::kReLU:
-        for (int j = 0; j < n; ++j) v[j] = v[j] > 0.0f ? v[j] : 0.0f;
-        break;
-      case Activation::kELU:
-        for (int j = 0; j < n; ++j) v[j] = fm::elu(v[j]);
-        break;
-      case Activation::kMish:
-        for (int j = 0; j < n; ++j) v[j] = fm::mish(v[j]);
-        break;
-      case Activation::kTanh:
-        for (int j = 0; j < n; ++j) v[j] = fm::tanh(v[j]);
-        break;
-      case Activation::kSimNorm: {
-        const int g = L.simnorm_dim;
-        for (int k = 0; k < n; k += g) {
-          float mx = v[k];
-          for (int j = 1; j < g; ++j) mx = std::max(mx, v[k + j]);
-          float sum = 0.0f;
-          for (int j = 0; j < g; ++j) {
-            v[k + j] = fm::exp(v[k + j] - mx);
-            sum += v[k + j];
-          }
-          const float inv = 1.0f / sum;
-          for (int j = 0; j < g; ++j) v[k + j] *= inv;
-        }
-        break;
+  }
+}
+
+void simnorm_rows(const Layer& L, float* y, int rows) {
+  epilogue_rows<Activation::kNone>(L, y, rows);
+  const int n = L.out, g = L.simnorm_dim;
+  for (int r = 0; r < rows; ++r) {
+    float* v = y + static_cast<std::size_t>(r) * n;
+    for (int k = 0; k < n; k += g) {
+      float mx = v[k];
+      for (int j = 1; j < g; ++j) mx = std::max(mx, v[k + j]);
+      float sum = 0.0f;
+      for (int j = 0; j < g; ++j) {
+        v[k + j] = fm::exp(v[k + j] - mx);
+        sum += v[k + j];
       }
+      const float inv = 1.0f / sum;
+      for (int j = 0; j < g; ++j) v[k + j] *= inv;
     }
+  }
+}
+
+}  // namespace
+
+void layer_epilogue(const Layer& L, float* y, int rows) {
+  switch (L.act) {
+    case Activation::kNone: epilogue_rows<Activation::kNone>(L, y, rows); break;
+    case Activation::kReLU: epilogue_rows<Activation::kReLU>(L, y, rows); break;
+    case Activation::kELU: epilogue_rows<Activation::kELU>(L, y, rows); break;
+    case Activation::kMish: epilogue_rows<Activation::kMish>(L, y, rows); break;
+    case Activation::kTanh: epilogue_rows<Activation::kTanh>(L, y, rows); break;
+    case Activation::kSimNorm: simnorm_rows(L, y, rows); break;
   }
 }
 

@@ -24,7 +24,8 @@ class LatentScorer : public Scorer {
   int action_dim() const override { return model_->action_dim; }
   int context_dim() const override { return model_->context_dim; }
   void default_bounds(float* lower, float* upper) const override;
-  int block_rows() const override { return 64; }
+  int block_rows() const override { return 128; }
+  long long min_parallel_steps() const override { return 0; }
   std::size_t scratch_floats(int rows, int horizon) const override;
   void score(const float* obs, const float* context, const float* actions, int rows, int horizon, float* returns,
              float* scratch) const override;

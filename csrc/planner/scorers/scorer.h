@@ -29,6 +29,9 @@ class Scorer {
   virtual void default_bounds(float* lower, float* upper) const = 0;
   // Rows per block the scorer handles best (the planner's work item).
   virtual int block_rows() const { return 64; }
+  // Below this many rows x steps per iteration the planner stays on one thread
+  // (fork-join would cost more than the work); cheap analytic models want thousands.
+  virtual long long min_parallel_steps() const { return 4096; }
   virtual std::size_t scratch_floats(int /*rows*/, int /*horizon*/) const { return 0; }
   virtual void score(const float* state, const float* context, const float* actions, int rows, int horizon,
                      float* returns, float* scratch) const = 0;
