@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     bp.add_argument("--episodes", type=int, default=1)
     bp.add_argument("--threads", type=int, default=2)
     bp.add_argument("--seed", type=int, default=0)
+    bp.add_argument("--markdown", default=None, help="also write a markdown report here")
+    bp.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
     sub.add_parser("info", help="print what this build contains")
 
@@ -45,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump(result, f, indent=2)
         return 0
     if args.cmd == "bench" and args.suite == "plan":
-        from .bench.plan_bench import run_plan_bench
+        from .bench.plan_bench import plot_report, run_plan_bench, write_markdown
 
-        run_plan_bench(
+        report = run_plan_bench(
             args.json,
             impls=tuple(x for x in args.impls.split(",") if x),
             configs=tuple(x for x in args.configs.split(",") if x),
@@ -56,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             seed=args.seed,
         )
+        if args.markdown:
+            write_markdown(
+                report, args.markdown, "python -m planner " + " ".join(sys.argv[1:] if argv is None else argv)
+            )
+        if args.plot:
+            plot_report(report, args.plot)
         return 0
     if args.cmd == "info":
         from . import build_info

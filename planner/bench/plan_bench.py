@@ -255,3 +255,58 @@ def run_plan_bench(
             f.write("\n")
     print(format_table(results))
     return report
+
+
+def write_markdown(report: dict, path: str, command: str) -> None:
+    """A markdown report of `report` (from run_plan_bench), with the command that made it."""
+    m = report["machine"]
+    lines = [
+        "# Planning speed: ours vs peer planners (analytic Pendulum-v1)",
+        "",
+        f"Regenerate: `{command}`",
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} threads per planner; "
+        f"python {m.get('python', '?')}, numpy {m.get('numpy', '?')}, torch {m.get('torch', '-')}; "
+        f"{m.get('date', '')}.",
+        "All implementations ran in the same process, one after the other, on the same states, with the same",
+        "sample budget. `p50/ours` is the peer's median latency over ours (higher = we are faster).",
+        "`return` is the mean 200-step return on gymnasium's Pendulum-v1 from seeded random starts.",
+        "",
+        "```",
+        format_table(report["results"]),
+        "```",
+        "",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def plot_report(report: dict, path: str) -> None:
+    """Bar chart of p50 latency per configuration and implementation (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in report["results"] if r["status"] == "ok" and r["config"] in CONFIGS]
+    configs = [c for c in CONFIGS if any(r["config"] == c for r in ok)]
+    impls = [i for i in IMPLS if any(r["impl"] == i for r in ok)]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(len(impls), 1)
+    for k, impl in enumerate(impls):
+        xs, ys = [], []
+        for j, c in enumerate(configs):
+            for r in ok:
+                if r["config"] == c and r["impl"] == impl:
+                    xs.append(j + k * width)
+                    ys.append(r["p50_ms"])
+        bars = ax.bar(xs, ys, width, label=impl)
+        ax.bar_label(bars, fmt="%.2g", fontsize=7)
+    ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(configs))], configs)
+    ax.set_yscale("log")
+    ax.set_ylabel("p50 latency per plan [ms] (log)")
+    ax.set_title("Planning latency, same run, same budget")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
