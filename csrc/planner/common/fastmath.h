@@ -97,23 +97,6 @@ inline float log(float x) {
   return fe * kLn2Hi + (fe * kLn2Lo + s * p);
 }
 
-// exp(x) for x <= 0 (the weights of softmax-style updates); returns 0 below -87.
-inline float exp_nonpos(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float k = round_near(x * 1.44269504088896341f);  // x / ln2
-  const float r = (x - k * kLn2Hi) - k * kLn2Lo;             // |r| <= ln2 / 2
-  float p = static_cast<float>(1.0 / 5040.0);
-  p = p * r + static_cast<float>(1.0 / 720.0);
-  p = p * r + static_cast<float>(1.0 / 120.0);
-  p = p * r + static_cast<float>(1.0 / 24.0);
-  p = p * r + static_cast<float>(1.0 / 6.0);
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const std::int32_t ki = static_cast<std::int32_t>(k);
-  const float scale = std::bit_cast<float>(static_cast<std::uint32_t>(ki + 127) << 23);
-  return p * scale;
-}
 
 // exp(x), clamped to [-87, 88] (no overflow to inf, no denormals); a few ulp.
 inline float exp(float x) {

@@ -26,7 +26,7 @@ void MPPI::update_problem(int b, const float* R, const int* order, int finite) {
   for (int e = 1; e < k; ++e) best = std::max(best, R[ord[e]]);
   float total = 0.0f;
   for (int e = 0; e < k; ++e) {
-    weights_[e] = fm::exp_nonpos((R[ord[e]] - best) / cfg_.temperature);
+    weights_[e] = fm::exp((R[ord[e]] - best) / cfg_.temperature);
     total += weights_[e];
   }
   const float inv = 1.0f / total;  // total >= 1: the best sample has weight 1
