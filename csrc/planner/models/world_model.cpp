@@ -57,7 +57,6 @@ Network load_network(const SafeTensors& f, const json::Value& v, const std::stri
     bool ok = false;
     for (Input a : allowed) ok = ok || a == x;
     if (!ok) throw_value_error(what, ".inputs: input not allowed for this network");
-    if (x == Input::kC && m.context_dim == 0) throw_value_error(what, ".inputs: 'c' given but context_dim is 0");
     for (Input y : net.inputs)
       if (y == x) throw_value_error(what, ".inputs: an input is listed twice");
     net.inputs.push_back(x);
