@@ -12,7 +12,10 @@
 #include "planner/common/errors.h"
 #include "planner/common/fastmath.h"
 #include "planner/common/philox.h"
+#include "planner/models/safetensors.h"
+#include "planner/models/world_model.h"
 #include "planner/planner.h"
+#include "planner/scorers/latent.h"
 
 // Counts heap allocations so the tests can check that plan() allocates nothing.
 static std::atomic<long> g_allocations{0};
@@ -187,6 +190,65 @@ void test_all_nonfinite_falls_back() {
   check(calls > 0 && r.fallback[0] == 1 && r.action[0] == 0.25f, "all non-finite returns keep the previous plan");
 }
 
+// A tiny model file (S=A=Z=1, one linear layer per network) as raw bytes.
+std::vector<std::uint8_t> tiny_model_file() {
+  const std::string meta =
+      R"({"format":"latent-planner/world-model","format_version":1,"obs_dim":1,"action_dim":1,"latent_dim":1,)"
+      R"("context_dim":0,"ensemble":1,"discount":0.5,"action_low":[-1],"action_high":[1],"obs_shift":[0],)"
+      R"("obs_scale":[1],"networks":{"encoder":{"inputs":["obs"],"layers":[{"in":1,"out":1,"weight":"e"}]},)"
+      R"("dynamics":[{"inputs":["z","a"],"layers":[{"in":2,"out":1,"weight":"d"}]}],)"
+      R"("reward":[{"inputs":["z","a"],"layers":[{"in":2,"out":1,"weight":"r"}]}]}})";
+  std::string escaped;
+  for (char c : meta) escaped += (c == '"') ? std::string("\\\"") : std::string(1, c);
+  const std::string header = R"({"e":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},)"
+                             R"("d":{"dtype":"F32","shape":[1,2],"data_offsets":[4,12]},)"
+                             R"("r":{"dtype":"F32","shape":[1,2],"data_offsets":[12,20]},)"
+                             R"("__metadata__":{"latent_planner":")" + escaped + "\"}}";
+  std::vector<std::uint8_t> bytes(8);
+  const std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(n >> (8 * i));
+  bytes.insert(bytes.end(), header.begin(), header.end());
+  // e = 1 (z = obs); d = [1, 1] (z' = z + a); r = [1, 0] (r = z)
+  const float w[5] = {1.0f, 1.0f, 1.0f, 1.0f, 0.0f};
+  const auto* p = reinterpret_cast<const std::uint8_t*>(w);
+  bytes.insert(bytes.end(), p, p + sizeof(w));
+  return bytes;
+}
+
+void test_model_file_and_latent_scorer() {
+  const auto bytes = tiny_model_file();
+  auto model = planner::WorldModel::from_safetensors(planner::SafeTensors::parse(bytes, "tiny"));
+  planner::LatentScorer scorer(model);
+  // From obs 2 with actions (1, -1): z = 2, 3, 2; r = 2 + 0.5 * 3 = 3.5.
+  const float obs = 2.0f, actions[2] = {1.0f, -1.0f};
+  float ret = 0.0f;
+  std::vector<float> scratch(scorer.scratch_floats(1, 2));
+  scorer.score(&obs, nullptr, actions, 1, 2, &ret, scratch.data());
+  check(std::fabs(ret - 3.5f) < 1e-6f, "latent scorer on a hand-made model");
+  // Every truncation and a corrupted byte in the header are rejected, never crash.
+  int rejected = 0;
+  for (std::size_t len = 0; len < bytes.size(); ++len) {
+    try {
+      planner::WorldModel::from_safetensors(
+          planner::SafeTensors::parse(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + len), "cut"));
+    } catch (const planner::ValueError&) {
+      ++rejected;
+    }
+  }
+  check(rejected == static_cast<int>(bytes.size()), "every truncated model file is rejected");
+  int survived = 0;
+  for (std::size_t i = 8; i < bytes.size() - 20; ++i) {
+    auto bad = bytes;
+    bad[i] = static_cast<std::uint8_t>(bad[i] ^ 0x5a);
+    try {
+      auto m = planner::WorldModel::from_safetensors(planner::SafeTensors::parse(bad, "flip"));
+      ++survived;  // a flip inside a string value can still leave a valid file
+    } catch (const planner::ValueError&) {
+    }
+  }
+  check(survived < static_cast<int>(bytes.size()) / 4, "corrupted headers are rejected");
+}
+
 }  // namespace
 
 int main() {
@@ -197,6 +259,7 @@ int main() {
   test_bad_inputs();
   test_all_nonfinite_falls_back();
   test_plan_allocates_nothing_after_first_call();
+  test_model_file_and_latent_scorer();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
