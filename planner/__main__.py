@@ -33,6 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     bp.add_argument("--markdown", default=None, help="also write a markdown report here")
     bp.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
+    bl = bsub.add_parser("latent", help="latent-small and latent-tdmpc2-1m: ours vs plain torch and the peer libraries")
+    bl.add_argument("--json", default=None, help="write results to this JSON file")
+    bl.add_argument("--impls", default="ours,torch,pytorch_mppi,mbrl,torchrl")
+    bl.add_argument("--configs", default="latent-small,latent-tdmpc2-1m")
+    bl.add_argument("--calls", type=int, default=20)
+    bl.add_argument("--threads", type=int, default=2)
+    bl.add_argument("--seed", type=int, default=0)
+    bl.add_argument("--markdown", default=None, help="also write a markdown report here")
+    bl.add_argument("--plot", default=None, help="also write a PNG bar chart here")
+
     sub.add_parser("info", help="print what this build contains")
 
     args = ap.parse_args(argv)
@@ -64,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.plot:
             plot_report(report, args.plot)
+        return 0
+    if args.cmd == "bench" and args.suite == "latent":
+        from .bench import latent_bench
+
+        report = latent_bench.run_latent_bench(
+            args.json,
+            impls=tuple(x for x in args.impls.split(",") if x),
+            configs=tuple(x for x in args.configs.split(",") if x),
+            calls=args.calls,
+            threads=args.threads,
+            seed=args.seed,
+        )
+        if args.markdown:
+            cmd = "python -m planner " + " ".join(sys.argv[1:] if argv is None else argv)
+            latent_bench.write_markdown(report, args.markdown, cmd)
+        if args.plot:
+            latent_bench.plot_report(report, args.plot)
         return 0
     if args.cmd == "info":
         from . import build_info

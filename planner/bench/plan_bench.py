@@ -281,16 +281,16 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         f.write("\n".join(lines))
 
 
-def plot_report(report: dict, path: str) -> None:
+def plot_latency(report: dict, path: str, configs, impls, title: str) -> None:
     """Bar chart of p50 latency per configuration and implementation (log scale)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in report["results"] if r["status"] == "ok" and r["config"] in CONFIGS]
-    configs = [c for c in CONFIGS if any(r["config"] == c for r in ok)]
-    impls = [i for i in IMPLS if any(r["impl"] == i for r in ok)]
+    ok = [r for r in report["results"] if r["status"] == "ok" and r["config"] in configs]
+    configs = [c for c in configs if any(r["config"] == c for r in ok)]
+    impls = [i for i in impls if any(r["impl"] == i for r in ok)]
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / max(len(impls), 1)
     for k, impl in enumerate(impls):
@@ -301,12 +301,17 @@ def plot_report(report: dict, path: str) -> None:
                     xs.append(j + k * width)
                     ys.append(r["p50_ms"])
         bars = ax.bar(xs, ys, width, label=impl)
-        ax.bar_label(bars, fmt="%.2g", fontsize=7)
+        ax.bar_label(bars, fmt="%.3g", fontsize=7)
     ax.set_xticks([j + width * (len(impls) - 1) / 2 for j in range(len(configs))], configs)
     ax.set_yscale("log")
     ax.set_ylabel("p50 latency per plan [ms] (log)")
-    ax.set_title("Planning latency, same run, same budget")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_report(report: dict, path: str) -> None:
+    """Bar chart of the analytic-pendulum benchmark."""
+    plot_latency(report, path, CONFIGS, IMPLS, "Planning latency, same run, same budget")
