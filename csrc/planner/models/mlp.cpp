@@ -29,15 +29,21 @@ std::size_t MLP::scratch_floats(int rows) const { return 2 * static_cast<std::si
 
 namespace {
 
-// Sum of v[0, n) with 16 independent partial sums (combined in a fixed order): the
-// loop vectorizes and does not serialize on one accumulator, and the result does not
-// depend on the build's vector width.
-inline float lane_sum(const float* v, int n) {
+// Adds b to v and returns the sum of the result, with 16 independent partial sums
+// (combined in a fixed order): the loop vectorizes and does not serialize on one
+// accumulator, and the result does not depend on the build's vector width.
+inline float add_bias_sum(float* v, const float* b, int n) {
   float acc[16] = {};
   int j = 0;
   for (; j + 16 <= n; j += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += v[j + k];
-  for (int k = 0; j < n; ++j, ++k) acc[k] += v[j];
+    for (int k = 0; k < 16; ++k) {
+      v[j + k] += b[j + k];
+      acc[k] += v[j + k];
+    }
+  for (int k = 0; j < n; ++j, ++k) {
+    v[j] += b[j];
+    acc[k] += v[j];
+  }
   for (int w = 8; w >= 1; w /= 2)
     for (int k = 0; k < w; ++k) acc[k] += acc[k + w];
   return acc[0];
@@ -79,13 +85,12 @@ void epilogue_rows(const Layer& L, float* y, int rows) {
   const float inv_n = 1.0f / static_cast<float>(n);
   for (int r = 0; r < rows; ++r) {
     float* v = y + static_cast<std::size_t>(r) * n;
-    for (int j = 0; j < n; ++j) v[j] += b[j];
     if (L.layer_norm) {
-      const float mean = lane_sum(v, n) * inv_n;
+      const float mean = add_bias_sum(v, b, n) * inv_n;
       const float inv = 1.0f / std::sqrt(lane_sq_dev(v, n, mean) * inv_n + L.eps);
       for (int j = 0; j < n; ++j) v[j] = activate<kAct>((v[j] - mean) * inv * g[j] + beta[j]);
     } else {
-      for (int j = 0; j < n; ++j) v[j] = activate<kAct>(v[j]);
+      for (int j = 0; j < n; ++j) v[j] = activate<kAct>(v[j] + b[j]);
     }
   }
 }
