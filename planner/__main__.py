@@ -43,6 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--markdown", default=None, help="also write a markdown report here")
     bl.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
+    t = sub.add_parser("train", help="train a latent world model and export it (needs torch)", add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+
+    e = sub.add_parser("eval", help="plan natively with a model file on a gymnasium task; print and write JSON")
+    e.add_argument("--model", default=None, help="model file (default: the shipped Pendulum model)")
+    e.add_argument("--task", default="Pendulum-v1")
+    e.add_argument("--optimizer", choices=["mppi", "cem", "icem"], default="mppi")
+    e.add_argument("--samples", type=int, default=500)
+    e.add_argument("--horizon", type=int, default=20)
+    e.add_argument("--iterations", type=int, default=2)
+    e.add_argument("--sigma", type=float, default=1.0, help="initial std / MPPI sigma, in action units")
+    e.add_argument("--temperature", type=float, default=1.0)
+    e.add_argument("--episodes", type=int, default=10)
+    e.add_argument("--seed", type=int, default=100)
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--json", default=None)
+    e.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("info", help="print what this build contains")
 
     args = ap.parse_args(argv)
@@ -91,6 +109,36 @@ def main(argv: list[str] | None = None) -> int:
             latent_bench.write_markdown(report, args.markdown, cmd)
         if args.plot:
             latent_bench.plot_report(report, args.plot)
+        return 0
+    if args.cmd == "train":
+        from .models.train import main_train
+
+        return main_train(args.rest)
+    if args.cmd == "eval":
+        from .config import config_from_dict
+        from .evaluate import ASSETS, evaluate
+
+        knobs = dict(samples=args.samples, horizon=args.horizon, iterations=args.iterations)
+        if args.optimizer == "mppi":
+            knobs.update(sigma=args.sigma, temperature=args.temperature)
+        else:
+            knobs.update(init_std=args.sigma, elites=max(2, args.samples // 10))
+        model = args.model or str(ASSETS / "pendulum_small.lpm.safetensors")
+        r = evaluate(
+            model,
+            config_from_dict(args.optimizer, knobs),
+            task=args.task,
+            episodes=args.episodes,
+            seed=args.seed,
+            threads=args.threads,
+        )
+        print(
+            f"{r['task']}: mean return {r['mean']:.1f} (95% CI {r['ci95'][0]:.1f} .. {r['ci95'][1]:.1f}) over "
+            f"{r['episodes']} episodes; plan p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+        )
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=2)
         return 0
     if args.cmd == "info":
         from . import build_info
