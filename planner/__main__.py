@@ -8,6 +8,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # its own options (--config FILE, --set key=JSON, ...)
+        from .models.train import main_train
+
+        return main_train(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m planner", description="latent-planner command line")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -43,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--markdown", default=None, help="also write a markdown report here")
     bl.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
-    t = sub.add_parser("train", help="train a latent world model and export it (needs torch)", add_help=False)
-    t.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
     e = sub.add_parser("eval", help="plan natively with a model file on a gymnasium task; print and write JSON")
     e.add_argument("--model", default=None, help="model file (default: the shipped Pendulum model)")
@@ -105,15 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
         )
         if args.markdown:
-            cmd = "python -m planner " + " ".join(sys.argv[1:] if argv is None else argv)
+            cmd = "python -m planner " + " ".join(argv)
             latent_bench.write_markdown(report, args.markdown, cmd)
         if args.plot:
             latent_bench.plot_report(report, args.plot)
         return 0
-    if args.cmd == "train":
-        from .models.train import main_train
-
-        return main_train(args.rest)
     if args.cmd == "eval":
         from .config import config_from_dict
         from .evaluate import ASSETS, evaluate

@@ -388,6 +388,20 @@ def test_tiny_training_run(tmp_path):
     m2 = load_model(train(TrainConfig.from_dict(d | {"out": str(tmp_path / "again.lpm.safetensors")})))
     for k, v in m.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k]), k
+    # The round trip ends in native planning from the trained file, without torch.
+    import planner
+    from planner.models.torch_scorer import TorchScorer
+
+    p = planner.Planner.from_file(path, planner.MPPIConfig(samples=64, horizon=8, iterations=2, sigma=1.0))
+    obs = np.array([1.0, 0.0, 0.0], np.float32)
+    r = p.plan(obs)
+    assert np.isfinite(r.best_return) and not r.fallback and -2.0 <= float(r.action[0]) <= 2.0
+    np.testing.assert_allclose(
+        planner.LatentScorer(planner.WorldModel.load(str(path))).score(obs, r.plan[None]),
+        TorchScorer(m)(obs[None], r.plan[None, None])[0],
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_train_config_validation(tmp_path):
