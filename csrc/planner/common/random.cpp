@@ -1,12 +1,6 @@
 #include <cstring>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-// GCC 12's AVX-512 intrinsic headers trip -Wuninitialized (their _mm512_undefined_*
-// placeholders); the warning is about the header, not this code.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "planner/common/simd.h"
 
 #include "planner/common/fastmath.h"
 #include "planner/common/philox.h"
