@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             episodes=args.episodes,
             seed=args.seed,
             threads=args.threads,
+            progress=not args.no_progress,
         )
         print(
             f"{r['task']}: mean return {r['mean']:.1f} (95% CI {r['ci95'][0]:.1f} .. {r['ci95'][1]:.1f}) over "
