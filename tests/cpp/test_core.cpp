@@ -247,6 +247,17 @@ void test_model_file_and_latent_scorer() {
     }
   }
   check(survived < static_cast<int>(bytes.size()) / 4, "corrupted headers are rejected");
+
+  // Planning with the model allocates nothing after the first call either.
+  auto c = config("mppi");
+  c.samples = 300;
+  planner::Planner p(c, std::make_shared<planner::LatentScorer>(model), {2, 2, 1});
+  const float states[2] = {0.5f, -0.5f};
+  p.plan(states);
+  const long before = g_allocations.load();
+  for (int i = 0; i < 5; ++i) p.plan(states);
+  const long after = g_allocations.load();
+  check(after == before, "no allocation in plan() with the latent scorer");
 }
 
 }  // namespace
