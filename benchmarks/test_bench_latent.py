@@ -21,8 +21,10 @@ from planner.bench.latent_peers import (  # noqa: E402
     PeerUnavailable,
     bench_observations,
     build_problem,
+    latent_torch_problem,
     make_latent_planner,
 )
+from planner.bench.plan_bench import benchmark_act  # noqa: E402
 
 THREADS = 2
 ROUNDS = 5
@@ -57,23 +59,10 @@ def test_latent_plan_act(benchmark, problems, config, impl):
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
     cfg = problem.config
-    observations = bench_observations(ROUNDS + WARMUP_ROUNDS, cfg.obs_dim, seed=0)
-    cursor = itertools.cycle(observations)
-
-    def next_obs():
-        return (next(cursor),), {}
-
-    planner.reset()
     benchmark.extra_info["gflop_per_plan"] = problem.flop_per_plan() / 1e9
     benchmark.extra_info["rows_per_plan"] = cfg.rows_per_plan
-    action = benchmark.pedantic(
-        planner.act,
-        setup=next_obs,
-        rounds=ROUNDS,
-        warmup_rounds=WARMUP_ROUNDS,
-        iterations=1,
-    )
-    action = np.asarray(action)
+    observations = bench_observations(ROUNDS + WARMUP_ROUNDS, cfg.obs_dim, seed=0)
+    action = benchmark_act(benchmark, planner, observations, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
     lo = problem.model.action_low.numpy()
     hi = problem.model.action_high.numpy()
     assert action.shape == (cfg.action_dim,)
@@ -138,15 +127,14 @@ def test_step_driven_peers_score_the_same_return(problems, config):
         from tensordict import TensorDict
         from torchrl.modules.planners.mppi import _PrecomputedActionsSequentialSetter
 
-        from planner.bench.latent_peers import _build_latent_advantage, _build_torchrl_env
+        from planner.bench.adapters import build_return_advantage, build_torchrl_env
     except ImportError:
         TensorDict = None
     if TensorDict is not None:
-        env, step = _build_torchrl_env(problem)
-        advantage = _build_latent_advantage(step, float(model.config.discount), model.value_head is not None)
-        fields = {"latent": z0.expand(n, -1)}
-        if problem.context is not None:
-            fields["context"] = torch.from_numpy(problem.context).expand(n, -1)
+        torch_problem = latent_torch_problem(problem)
+        env = build_torchrl_env(torch_problem)
+        advantage = build_return_advantage(torch_problem)
+        fields = {"observation": z0.expand(n, -1)}
         with torch.inference_mode():
             td = env.rollout(
                 max_steps=cfg.horizon,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from planner.bench.peers import CONFIGS, IMPLS, PeerUnavailable, make_planner
-from planner.bench.plan_bench import bench_states
+from planner.bench.plan_bench import bench_states, benchmark_act
 
 THREADS = 2
 ROUNDS = 10
@@ -29,22 +29,9 @@ def test_plan_act(benchmark, config, impl):
         planner = make_planner(impl, config, seed=0, threads=THREADS)
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
-    states = bench_states(ROUNDS + WARMUP_ROUNDS, seed=0)
-    cursor = itertools.cycle(states)
-
-    def next_state():
-        return (next(cursor),), {}
-
-    planner.reset()
     benchmark.extra_info["dyn_steps_per_call"] = CONFIGS[config].dyn_steps_per_call
-    action = benchmark.pedantic(
-        planner.act,
-        setup=next_state,
-        rounds=ROUNDS,
-        warmup_rounds=WARMUP_ROUNDS,
-        iterations=1,
-    )
-    action = np.asarray(action)
+    states = bench_states(ROUNDS + WARMUP_ROUNDS, seed=0)
+    action = benchmark_act(benchmark, planner, states, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
     assert action.shape == (1,)
     assert np.all(np.isfinite(action))
     assert -2.0 <= float(action[0]) <= 2.0

@@ -17,9 +17,7 @@ Run it with::
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 import time
 
@@ -34,7 +32,20 @@ from planner.bench.latent_peers import (
     build_problem,
     make_latent_planner,
 )
-from planner.bench.plan_bench import WARMUP_CALLS, _skipped, machine_info, plot_latency, time_planner
+from planner.bench.plan_bench import (
+    WARMUP_CALLS,
+    _skipped,
+    finish_report,
+    guarded,
+    latency_row,
+    machine_info,
+    markdown_header,
+    markdown_table,
+    plot_latency,
+    run_jobs,
+    table_rows,
+    time_planner,
+)
 
 MATMUL_SIZE = 2048
 MATMUL_REPEATS = 5
@@ -97,38 +108,23 @@ def bench_one(
     seed: int = 0,
     peak_gflops: float | None = None,
 ) -> dict:
-    """Time one implementation on one configuration's problem.
-
-    A peer that is unavailable, or that fails while building or planning (a peer
-    library's own error), is reported as skipped with the reason; the run goes on.
-    """
+    """Latency and model FLOP rate of ``impl`` on ``problem`` (skipped rows: :func:`guarded`)."""
     cfg = problem.config
     obs = bench_observations(calls + WARMUP_CALLS, cfg.obs_dim, seed)
-    try:
+
+    def run():
         planner = make_latent_planner(impl, problem, seed=seed, threads=threads)
-        times = time_planner(planner, obs, WARMUP_CALLS)
-    except PeerUnavailable as exc:
-        return _latent_skipped(problem.name, impl, str(exc))
-    except Exception as exc:
-        if impl == "ours":
-            raise  # the native planner must not fail silently
-        return _latent_skipped(problem.name, impl, f"failed: {type(exc).__name__}: {exc}")
-    p50 = float(np.percentile(times, 50))
-    p99 = float(np.percentile(times, 99))
-    flop = problem.flop_per_plan()
-    gflops = flop / (p50 / 1e3) / 1e9
-    return {
-        "config": problem.name,
-        "impl": impl,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "dyn_steps_per_s": cfg.rows_per_plan / (p50 / 1e3),
-        "closed_loop_return": None,
-        "status": "ok",
-        "gflop_per_plan": flop / 1e9,
-        "gflops": gflops,
-        "peak_fraction": gflops / peak_gflops if peak_gflops else None,
-    }
+        row = latency_row(problem.name, impl, time_planner(planner, obs, WARMUP_CALLS), cfg.rows_per_plan)
+        flop = problem.flop_per_plan()
+        gflops = flop / (row["p50_ms"] / 1e3) / 1e9
+        row.update(
+            gflop_per_plan=flop / 1e9,
+            gflops=gflops,
+            peak_fraction=gflops / peak_gflops if peak_gflops else None,
+        )
+        return row
+
+    return guarded(problem.name, impl, run, _latent_skipped)
 
 
 def _load_average() -> list[float] | None:
@@ -176,60 +172,40 @@ def run_latent_bench(
     machine.update(matmul_peak_gflops(threads))
     peak = machine["matmul_peak_gflops"]
     jobs = [(c, i) for c in configs for i in impls]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), desc="latent bench", unit="run", file=sys.stderr)
-    results = []
     problems: dict[str, LatentProblem | str] = {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="latent_bench_") as directory:
-            for config, impl in jobs:
-                if bar is not None:
-                    bar.set_postfix_str(f"{config} {impl}")
-                if config not in problems:
-                    try:
-                        problems[config] = build_problem(config, directory, seed=seed, threads=threads)
-                    except PeerUnavailable as exc:
-                        problems[config] = f"no model: {exc}"
-                problem = problems[config]
-                if isinstance(problem, str):
-                    results.append(_latent_skipped(config, impl, problem))
-                else:
-                    results.append(bench_one(problem, impl, calls=calls, threads=threads, seed=seed, peak_gflops=peak))
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    with tempfile.TemporaryDirectory(prefix="latent_bench_") as directory:
+
+        def run(config, impl):
+            if config not in problems:
+                try:
+                    problems[config] = build_problem(config, directory, seed=seed, threads=threads)
+                except PeerUnavailable as exc:
+                    problems[config] = f"no model: {exc}"
+            problem = problems[config]
+            if isinstance(problem, str):
+                return _latent_skipped(config, impl, problem)
+            return bench_one(problem, impl, calls=calls, threads=threads, seed=seed, peak_gflops=peak)
+
+        results = run_jobs(jobs, run, desc="latent bench", progress=progress)
     machine["load_avg_end"] = _load_average()
-    report = {"machine": machine, "results": results}
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-    print(format_table(results))
-    return report
+    return finish_report(machine, results, json_path, format_table)
 
 
 def format_table(results: list[dict]) -> str:
-    ours = {r["config"]: r["p50_ms"] for r in results if r["impl"] == "ours" and r["status"] == "ok"}
-    header = f"{'config':<17} {'impl':<13} {'p50 ms':>9} {'p99 ms':>9} {'GFLOP/s':>8} {'of peak':>8} {'p50/ours':>9}"
-    lines = [header, "-" * len(header)]
-    for r in results:
-        if r["status"] != "ok":
-            lines.append(f"{r['config']:<17} {r['impl']:<13} skipped: {r.get('reason', '')}")
-            continue
-        base = ours.get(r["config"])
-        ratio = f"{r['p50_ms'] / base:8.2f}x" if base else f"{'-':>9}"
-        frac = r.get("peak_fraction")
-        frac_s = f"{100 * frac:7.1f}%" if frac is not None else f"{'-':>8}"
-        lines.append(
-            f"{r['config']:<17} {r['impl']:<13} {r['p50_ms']:9.2f} {r['p99_ms']:9.2f} "
-            f"{r['gflops']:8.1f} {frac_s} {ratio}"
-        )
-    return "\n".join(lines)
+    return table_rows(
+        results,
+        17,
+        [
+            ("p50 ms", 9, lambda r: f"{r['p50_ms']:9.2f}"),
+            ("p99 ms", 9, lambda r: f"{r['p99_ms']:9.2f}"),
+            ("GFLOP/s", 8, lambda r: f"{r['gflops']:8.1f}"),
+            (
+                "of peak",
+                8,
+                lambda r: f"{100 * r['peak_fraction']:7.1f}%" if r.get("peak_fraction") is not None else f"{'-':>8}",
+            ),
+        ],
+    )
 
 
 def write_markdown(report: dict, path: str, command: str) -> None:
@@ -248,13 +224,7 @@ def write_markdown(report: dict, path: str, command: str) -> None:
                 f"{extra}; {gf}."
             )
     lines = [
-        "# Planning speed on latent world models: ours vs peer planners",
-        "",
-        f"Regenerate: `{command}`",
-        "",
-        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} threads per planner; "
-        f"python {m.get('python', '?')}, numpy {m.get('numpy', '?')}, torch {m.get('torch', '-')}; "
-        f"{m.get('date', '')}.",
+        *markdown_header("# Planning speed on latent world models: ours vs peer planners", command, report),
         f"float32 matrix-product peak (numpy BLAS, {m.get('matmul_size', '?')}^2, best of {MATMUL_REPEATS}, "
         f"{m.get('matmul_threads', '?')} threads via {m.get('matmul_threads_how', '?')}): "
         f"{m.get('matmul_peak_gflops', float('nan')):.1f} GFLOP/s. Load average (1, 5, 15 min) at start "
@@ -267,12 +237,9 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         "observations. `GFLOP/s` = model FLOPs per plan (2 x in x out per Linear per row; encoder, dynamics, reward",
         "and value heads; elementwise work not counted) / p50; `of peak` = that over the matrix-product peak.",
         "`p50/ours` is the peer's median latency over ours (higher = we are faster). Library deviations from",
-        "the settings are listed in the peer classes' docstrings (planner/bench/latent_peers.py).",
+        "the settings are listed in the adapters' docstrings (planner/bench/adapters.py, latent_peers.py).",
         "",
-        "```",
-        format_table(report["results"]),
-        "```",
-        "",
+        *markdown_table(format_table(report["results"])),
     ]
     with open(path, "w") as f:
         f.write("\n".join(lines))

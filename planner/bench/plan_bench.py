@@ -10,6 +10,7 @@ Run it with ``python -m planner bench plan [--json out.json]``.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import os
 import platform
@@ -54,6 +55,25 @@ def time_planner(planner: PeerPlanner, states: np.ndarray, warmup: int = WARMUP_
         planner.act(s)
         times[i] = (time.perf_counter_ns() - t0) / 1e6
     return times
+
+
+def benchmark_act(benchmark, planner: PeerPlanner, inputs, *, rounds: int, warmup_rounds: int) -> np.ndarray:
+    """One ``planner.act`` per round under a pytest-benchmark fixture, cycling through
+    ``inputs`` (set up outside the timing); returns the last action as an array."""
+    cursor = itertools.cycle(inputs)
+
+    def next_input():
+        return (next(cursor),), {}
+
+    planner.reset()
+    action = benchmark.pedantic(
+        planner.act,
+        setup=next_input,
+        rounds=rounds,
+        warmup_rounds=warmup_rounds,
+        iterations=1,
+    )
+    return np.asarray(action)
 
 
 def closed_loop_return(planner: PeerPlanner, seed: int, steps: int = EPISODE_STEPS) -> float:
@@ -131,53 +151,115 @@ def bench_one(
     threads: int = 2,
     seed: int = 0,
 ) -> dict:
-    """Time and evaluate one implementation on one configuration.
-
-    A peer that is unavailable, or that fails while building or planning (a peer
-    library's own error), is reported as skipped with the reason; the run goes on.
-    """
+    """Time one implementation on one configuration (latency on fixed random states, then
+    ``episodes`` closed-loop episodes); errors as :func:`guarded` says."""
     cfg = get_config(config)
     states = bench_states(calls + WARMUP_CALLS, seed)
-    try:
+
+    def run():
         planner = make_planner(impl, config, seed=seed, threads=threads)
         times = time_planner(planner, states, WARMUP_CALLS)
         returns = [closed_loop_return(planner, seed + e) for e in range(episodes)]
+        row = latency_row(config, impl, times, cfg.dyn_steps_per_call)
+        row["closed_loop_return"] = float(np.mean(returns)) if returns else None
+        return row
+
+    return guarded(config, impl, run)
+
+
+def guarded(config: str, impl: str, run, skipped=_skipped) -> dict:
+    """``run()``'s result row; a peer that is unavailable, or that fails while building or
+    planning (a peer library's own error), gives ``skipped(config, impl, reason)`` instead.
+    The native planner must not fail silently: its errors propagate."""
+    try:
+        return run()
     except PeerUnavailable as exc:
-        return _skipped(config, impl, str(exc))
+        return skipped(config, impl, str(exc))
     except Exception as exc:
         if impl == "ours":
-            raise  # the native planner must not fail silently
-        return _skipped(config, impl, f"failed: {type(exc).__name__}: {exc}")
+            raise
+        return skipped(config, impl, f"failed: {type(exc).__name__}: {exc}")
+
+
+def latency_row(config: str, impl: str, times: np.ndarray, rows_per_call: int) -> dict:
+    """The result row of ``times`` [ms]: p50, p99 and model rows (dynamics steps) per second."""
     p50 = float(np.percentile(times, 50))
-    p99 = float(np.percentile(times, 99))
     return {
         "config": config,
         "impl": impl,
         "p50_ms": p50,
-        "p99_ms": p99,
-        "dyn_steps_per_s": cfg.dyn_steps_per_call / (p50 / 1e3),
-        "closed_loop_return": float(np.mean(returns)) if returns else None,
+        "p99_ms": float(np.percentile(times, 99)),
+        "dyn_steps_per_s": rows_per_call / (p50 / 1e3),
+        "closed_loop_return": None,
         "status": "ok",
     }
 
 
-def format_table(results: list[dict]) -> str:
+def run_jobs(jobs, run, *, desc: str, progress: bool = True) -> list:
+    """``[run(config, impl) for config, impl in jobs]`` behind a tqdm bar on stderr."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc=desc, unit="run", file=sys.stderr)
+    results = []
+    try:
+        for config, impl in jobs:
+            if bar is not None:
+                bar.set_postfix_str(f"{config} {impl}")
+            results.append(run(config, impl))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def finish_report(machine: dict, results: list[dict], json_path: str | None, table) -> dict:
+    """``{"machine", "results"}``, written as JSON to ``json_path`` if given; prints ``table(results)``."""
+    report = {"machine": machine, "results": results}
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    print(table(results))
+    return report
+
+
+def table_rows(results: list[dict], config_width: int, columns) -> str:
+    """A text table: config, impl, then ``columns`` (``(header, width, cell(row) -> str)``),
+    then ``p50/ours`` (the row's median latency over ours on the same config)."""
     ours = {r["config"]: r["p50_ms"] for r in results if r["impl"] == "ours" and r["status"] == "ok"}
-    header = f"{'config':<15} {'impl':<13} {'p50 ms':>9} {'p99 ms':>9} {'Mdyn/s':>8} {'return':>9} {'p50/ours':>9}"
+    header = f"{'config':<{config_width}} {'impl':<13} " + " ".join(f"{h:>{w}}" for h, w, _ in columns)
+    header += f" {'p50/ours':>9}"
     lines = [header, "-" * len(header)]
     for r in results:
         if r["status"] != "ok":
-            lines.append(f"{r['config']:<15} {r['impl']:<13} skipped: {r.get('reason', '')}")
+            lines.append(f"{r['config']:<{config_width}} {r['impl']:<13} skipped: {r.get('reason', '')}")
             continue
         base = ours.get(r["config"])
         ratio = f"{r['p50_ms'] / base:8.2f}x" if base else f"{'-':>9}"
-        ret = r["closed_loop_return"]
-        ret_s = f"{ret:9.1f}" if ret is not None else f"{'-':>9}"
-        lines.append(
-            f"{r['config']:<15} {r['impl']:<13} {r['p50_ms']:9.3f} {r['p99_ms']:9.3f} "
-            f"{r['dyn_steps_per_s'] / 1e6:8.2f} {ret_s} {ratio}"
-        )
+        cells = " ".join(cell(r) for _, _, cell in columns)
+        lines.append(f"{r['config']:<{config_width}} {r['impl']:<13} {cells} {ratio}")
     return "\n".join(lines)
+
+
+def _optional(value, fmt: str, width: int) -> str:
+    return format(value, fmt) if value is not None else f"{'-':>{width}}"
+
+
+def format_table(results: list[dict]) -> str:
+    return table_rows(
+        results,
+        15,
+        [
+            ("p50 ms", 9, lambda r: f"{r['p50_ms']:9.3f}"),
+            ("p99 ms", 9, lambda r: f"{r['p99_ms']:9.3f}"),
+            ("Mdyn/s", 8, lambda r: f"{r['dyn_steps_per_s'] / 1e6:8.2f}"),
+            ("return", 9, lambda r: _optional(r["closed_loop_return"], "9.1f", 9)),
+        ],
+    )
 
 
 def trivial_overhead(calls: int = 5000, threads: int = 2) -> dict:
@@ -193,15 +275,7 @@ def trivial_overhead(calls: int = 5000, threads: int = 2) -> dict:
         p.plan(state)
         times[i] = time.perf_counter_ns() - t0
     times = times[100:] / 1e6
-    return {
-        "config": "trivial-n1-h1",
-        "impl": "ours",
-        "p50_ms": float(np.percentile(times, 50)),
-        "p99_ms": float(np.percentile(times, 99)),
-        "dyn_steps_per_s": 1.0 / (float(np.percentile(times, 50)) / 1e3),
-        "closed_loop_return": None,
-        "status": "ok",
-    }
+    return latency_row("trivial-n1-h1", "ours", times, 1)
 
 
 def run_plan_bench(
@@ -221,64 +295,46 @@ def run_plan_bench(
     dyn_steps_per_s, closed_loop_return, status, reason?}, ...]}``.
     """
     jobs = [(c, i) for c in configs for i in impls]
-    bar = None
-    if progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc="plan bench", unit="run", file=sys.stderr)
-    results = []
-    try:
-        for config, impl in jobs:
-            if bar is not None:
-                bar.set_postfix_str(f"{config} {impl}")
-            results.append(
-                bench_one(
-                    config,
-                    impl,
-                    calls=calls,
-                    episodes=episodes,
-                    threads=threads,
-                    seed=seed,
-                )
-            )
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    def run(config, impl):
+        return bench_one(config, impl, calls=calls, episodes=episodes, threads=threads, seed=seed)
+
+    results = run_jobs(jobs, run, desc="plan bench", progress=progress)
     if "ours" in impls:
         results.append(trivial_overhead(threads=threads))
-    report = {"machine": machine_info(threads), "results": results}
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-    print(format_table(results))
-    return report
+    return finish_report(machine_info(threads), results, json_path, format_table)
 
 
 def write_markdown(report: dict, path: str, command: str) -> None:
     """A markdown report of `report` (from run_plan_bench), with the command that made it."""
-    m = report["machine"]
     lines = [
-        "# Planning speed: ours vs peer planners (analytic Pendulum-v1)",
+        *markdown_header("# Planning speed: ours vs peer planners (analytic Pendulum-v1)", command, report),
+        "All implementations ran in the same process, one after the other, on the same states, with the same",
+        "sample budget. `p50/ours` is the peer's median latency over ours (higher = we are faster).",
+        "`return` is the mean 200-step return on gymnasium's Pendulum-v1 from seeded random starts.",
+        "",
+        *markdown_table(format_table(report["results"])),
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def markdown_header(title: str, command: str, report: dict) -> list[str]:
+    """Title, the command that regenerates the report and the machine line."""
+    m = report["machine"]
+    return [
+        title,
         "",
         f"Regenerate: `{command}`",
         "",
         f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} threads per planner; "
         f"python {m.get('python', '?')}, numpy {m.get('numpy', '?')}, torch {m.get('torch', '-')}; "
         f"{m.get('date', '')}.",
-        "All implementations ran in the same process, one after the other, on the same states, with the same",
-        "sample budget. `p50/ours` is the peer's median latency over ours (higher = we are faster).",
-        "`return` is the mean 200-step return on gymnasium's Pendulum-v1 from seeded random starts.",
-        "",
-        "```",
-        format_table(report["results"]),
-        "```",
-        "",
     ]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+
+
+def markdown_table(table: str) -> list[str]:
+    return ["```", table, "```", ""]
 
 
 def plot_latency(report: dict, path: str, configs, impls, title: str) -> None:
