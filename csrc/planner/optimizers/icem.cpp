@@ -83,7 +83,7 @@ int ICEM::fill_fixed_rows(int b, int r0, int limit) {
 }
 
 void ICEM::sample_rows(int b, int n0, int n1, float* scratch) const {
-  n0 = std::max(n0, fixed_rows_);
+  n0 = std::max(n0, fixed_rows_[b]);
   if (n1 <= n0) return;
   float* out = const_cast<float*>(row(b, n0));
   fill_normal(stream(b), static_cast<std::uint64_t>(n0) * HA_, static_cast<std::size_t>(n1 - n0) * HA_, out);

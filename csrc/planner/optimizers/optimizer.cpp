@@ -74,6 +74,7 @@ Optimizer::Optimizer(const OptimizerConfig& c, int batch, int action_dim)
   fit_std_.resize(HA_);
   order_.resize(N_);
   best_return_.resize(B_);
+  fixed_rows_.resize(B_);
   nonfinite_.resize(B_);
   reset();
 }
@@ -93,7 +94,7 @@ void Optimizer::reset() {
 void Optimizer::begin() {
   iter_ = 0;
   active_ = 0;
-  fixed_rows_ = 0;
+  fixed_rows_.fill(0);
   for (int b = 0; b < B_; ++b) {
     best_return_[b] = -kInf;
     nonfinite_[b] = 0;
@@ -142,14 +143,12 @@ void Optimizer::set_candidates(const float* candidates, int count) {
 
 int Optimizer::prepare() {
   active_ = std::min(population_size(iter_), N_);
-  int fixed = 0;
   for (int b = 0; b < B_; ++b) {
     const int p = std::min(P_, active_);
     std::copy(cand_.data() + static_cast<std::size_t>(b) * P_ * HA_,
               cand_.data() + (static_cast<std::size_t>(b) * P_ + p) * HA_, row(b, 0));
-    fixed = p + fill_fixed_rows(b, p, active_ - p);
+    fixed_rows_[b] = std::min(p + fill_fixed_rows(b, p, active_ - p), active_);
   }
-  fixed_rows_ = std::min(fixed, active_);
   return active_;
 }
 
@@ -187,7 +186,7 @@ void Optimizer::finish_rows(int b, int n0, int n1) const {
 }
 
 void Optimizer::sample_rows(int b, int n0, int n1, float*) const {
-  n0 = std::max(n0, fixed_rows_);
+  n0 = std::max(n0, fixed_rows_[b]);
   if (n1 <= n0) return;
   float* out = const_cast<float*>(row(b, n0));
   fill_normal(stream(b), static_cast<std::uint64_t>(n0) * HA_, static_cast<std::size_t>(n1 - n0) * HA_, out);

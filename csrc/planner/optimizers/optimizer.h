@@ -41,9 +41,9 @@ class Optimizer {
   // Starts a new plan from the current (warm-started) distribution: iteration 0.
   void begin();
   // Builds the next population's fixed rows (injected candidates, carried elites, the
-  // mean) and returns its size n <= N. Rows [fixed_rows(), n) still need sample_rows().
+  // mean) and returns its size n <= N. Rows [fixed_rows(b), n) still need sample_rows().
   int prepare();
-  int fixed_rows() const { return fixed_rows_; }
+  int fixed_rows(int b) const { return fixed_rows_[b]; }
   int active() const { return active_; }
   // Fills sampled rows [n0, n1) of problem b. Thread-safe across disjoint (b, rows);
   // scratch holds scratch_floats() floats private to the calling thread.
@@ -122,7 +122,7 @@ class Optimizer {
   int P_ = 0;
   int iter_ = 0;
   int active_ = 0;
-  int fixed_rows_ = 0;
+  Buffer<int> fixed_rows_;  // [B]: problems can carry different numbers of elites
   std::uint32_t step_ = 0;
 };
 
