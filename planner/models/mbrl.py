@@ -32,7 +32,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ from .train import (
     fit_normalization,
     prediction_error,
 )
-from .world_model import WorldModel, preset
+from .world_model import WorldModel, dataclass_from_dict, preset
 
 __all__ = [
     "MBRLConfig",
@@ -119,11 +119,7 @@ class MBRLConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> MBRLConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"config: unknown keys {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "config")
 
     def train_config(self) -> TrainConfig:
         return TrainConfig.from_dict(self.train)

@@ -25,7 +25,7 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ import torch
 
 from .data import Dataset, collect, load_dataset, save_dataset
 from .export import export_model
-from .world_model import WorldModel, preset
+from .world_model import WorldModel, dataclass_from_dict, preset
 
 __all__ = [
     "CollectConfig",
@@ -172,12 +172,7 @@ class TrainConfig:
         return asdict(self)
 
 
-def _from_dict(cls, d: dict, where: str):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
-    return cls(**d)
+_from_dict = dataclass_from_dict
 
 
 # -- data ---------------------------------------------------------------------------------

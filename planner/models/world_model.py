@@ -124,6 +124,17 @@ class MLP(nn.Module):
         return x
 
 
+def dataclass_from_dict(cls, d: dict, where: str):
+    """`cls(**d)` for a dataclass, with a clear error naming unknown keys."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown keys {unknown} (unknown {cls.__name__} fields); expected some of {sorted(known)}"
+        )
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of a `WorldModel`; validated on construction.
@@ -189,11 +200,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "ModelConfig")
 
     # -- layer layout --------------------------------------------------------------------
     def _trunk(self, inp: int) -> list[LayerSpec]:
