@@ -33,9 +33,8 @@ void CEM::fit_elites(int b, const int* order, int k) {
   for (int j = 0; j < HA_; ++j) s[j] = std::sqrt(s[j] * inv);
 }
 
-void CEM::update_problem(int b, const float* R, const int* order, int finite) {
+void CEM::update_problem(int b, const float* R, int* ord, int finite) {
   const int k = std::min(cfg_.elites, finite);
-  int* ord = const_cast<int*>(order);
   sort_top(R, ord, finite, k);
   fit_elites(b, ord, k);
   blend(b, fit_mean_.data(), fit_std_.data());

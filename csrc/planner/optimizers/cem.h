@@ -10,7 +10,7 @@ class CEM : public Optimizer {
   CEM(const OptimizerConfig& config, int batch, int action_dim);
 
  protected:
-  void update_problem(int b, const float* returns, const int* order, int finite) override;
+  void update_problem(int b, const float* returns, int* order, int finite) override;
   // Elite mean and population std of rows order[0, k) of problem b into fit_mean_/fit_std_.
   void fit_elites(int b, const int* order, int k);
 };

@@ -82,14 +82,14 @@ int ICEM::fill_fixed_rows(int b, int r0, int limit) {
   return r - r0;
 }
 
-void ICEM::sample_rows(int b, int n0, int n1, float* scratch) const {
+void ICEM::sample_rows(int b, int n0, int n1, float* scratch) {
   n0 = std::max(n0, fixed_rows_[b]);
   if (n1 <= n0) return;
-  float* out = const_cast<float*>(row(b, n0));
+  float* out = row(b, n0);
   fill_normal(stream(b), static_cast<std::uint64_t>(n0) * HA_, static_cast<std::size_t>(n1 - n0) * HA_, out);
   const float* M = color_.data();
   for (int n = n0; n < n1; ++n) {
-    float* r = const_cast<float*>(row(b, n));
+    float* r = row(b, n);
     std::copy(r, r + HA_, scratch);
     std::fill(r, r + HA_, 0.0f);
     for (int t = 0; t < H_; ++t)
@@ -101,9 +101,8 @@ void ICEM::sample_rows(int b, int n0, int n1, float* scratch) const {
   finish_rows(b, n0, n1);
 }
 
-void ICEM::update_problem(int b, const float* R, const int* order, int finite) {
+void ICEM::update_problem(int b, const float* R, int* ord, int finite) {
   const int k = std::min(cfg_.elites, finite);
-  int* ord = const_cast<int*>(order);
   sort_top(R, ord, finite, k);
   fit_elites(b, ord, k);
   blend(b, fit_mean_.data(), fit_std_.data());

@@ -12,7 +12,7 @@ class ICEM : public CEM {
  public:
   ICEM(const OptimizerConfig& config, int batch, int action_dim);
 
-  void sample_rows(int b, int n0, int n1, float* scratch) const override;
+  void sample_rows(int b, int n0, int n1, float* scratch) override;
   std::size_t scratch_floats() const override { return static_cast<std::size_t>(HA_); }
   const float* solution() const override { return best_.data(); }
   // Coloring matrix [H, H]: colored[t] = sum_s M[t, s] * white[s], unit variance per t.
@@ -22,7 +22,7 @@ class ICEM : public CEM {
   int population_size(int i) const override;
   int reserved_rows() const override;
   int fill_fixed_rows(int b, int row, int limit) override;
-  void update_problem(int b, const float* returns, const int* order, int finite) override;
+  void update_problem(int b, const float* returns, int* order, int finite) override;
   void on_shift(int steps) override;
   void on_reset() override;
   void on_begin() override;

@@ -15,9 +15,8 @@ MPPI::MPPI(const OptimizerConfig& c, int batch, int action_dim) : Optimizer(c, b
   weights_.resize(c.samples);
 }
 
-void MPPI::update_problem(int b, const float* R, const int* order, int finite) {
+void MPPI::update_problem(int b, const float* R, int* ord, int finite) {
   int k = finite;
-  int* ord = const_cast<int*>(order);
   if (cfg_.top_k > 0) {
     k = std::min(cfg_.top_k, finite);
     sort_top(R, ord, finite, k);

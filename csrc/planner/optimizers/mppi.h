@@ -12,7 +12,7 @@ class MPPI : public Optimizer {
   MPPI(const OptimizerConfig& config, int batch, int action_dim);
 
  protected:
-  void update_problem(int b, const float* returns, const int* order, int finite) override;
+  void update_problem(int b, const float* returns, int* order, int finite) override;
 
  private:
   Buffer<float> weights_;  // [N]

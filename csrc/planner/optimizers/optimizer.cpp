@@ -162,13 +162,13 @@ void Optimizer::clip_row(float* r) const {
   for (int j = 0; j < HA_; ++j) r[j] = std::clamp(r[j], lower_ha_[j], upper_ha_[j]);
 }
 
-void Optimizer::finish_rows(int b, int n0, int n1) const {
+void Optimizer::finish_rows(int b, int n0, int n1) {
   const float* mu = mean_.data() + static_cast<std::size_t>(b) * HA_;
   const float* sd = std_.data() + static_cast<std::size_t>(b) * HA_;
   const float* lo = lower_ha_.data();
   const float* hi = upper_ha_.data();
   for (int n = n0; n < n1; ++n) {
-    float* r = const_cast<float*>(row(b, n));
+    float* r = row(b, n);
     if (cfg_.sampling == Sampling::kTruncated) {
       // Redraw values outside the box from later streams; rare, so scalar.
       for (int j = 0; j < HA_; ++j) {
@@ -185,10 +185,10 @@ void Optimizer::finish_rows(int b, int n0, int n1) const {
   }
 }
 
-void Optimizer::sample_rows(int b, int n0, int n1, float*) const {
+void Optimizer::sample_rows(int b, int n0, int n1, float*) {
   n0 = std::max(n0, fixed_rows_[b]);
   if (n1 <= n0) return;
-  float* out = const_cast<float*>(row(b, n0));
+  float* out = row(b, n0);
   fill_normal(stream(b), static_cast<std::uint64_t>(n0) * HA_, static_cast<std::size_t>(n1 - n0) * HA_, out);
   finish_rows(b, n0, n1);
 }

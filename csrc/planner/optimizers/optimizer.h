@@ -47,7 +47,7 @@ class Optimizer {
   int active() const { return active_; }
   // Fills sampled rows [n0, n1) of problem b. Thread-safe across disjoint (b, rows);
   // scratch holds scratch_floats() floats private to the calling thread.
-  virtual void sample_rows(int b, int n0, int n1, float* scratch) const;
+  virtual void sample_rows(int b, int n0, int n1, float* scratch);
   virtual std::size_t scratch_floats() const { return 0; }
   // Refits from returns [B, active()] (row stride `stride` >= active()).
   void update(const float* returns, int stride);
@@ -89,8 +89,9 @@ class Optimizer {
   // Writes method-specific fixed rows of problem b starting at row `row`; returns how
   // many (default: none).
   virtual int fill_fixed_rows(int b, int row, int limit);
-  // Refits problem b from its returns; `order` lists the finite rows, best first.
-  virtual void update_problem(int b, const float* returns, const int* order, int finite) = 0;
+  // Refits problem b from its returns; `order` lists the finite rows (the method may
+  // reorder it, e.g. to rank the best first).
+  virtual void update_problem(int b, const float* returns, int* order, int finite) = 0;
   virtual void on_shift(int /*steps*/) {}
   virtual void on_reset() {}
   virtual void on_begin() {}
@@ -99,7 +100,7 @@ class Optimizer {
   // a = clip(mean + std * eps) for rows [n0, n1) of problem b whose eps are in place;
   // applies truncated redraws when configured. eps_first is the stream index of the
   // first value (for redraws).
-  void finish_rows(int b, int n0, int n1) const;
+  void finish_rows(int b, int n0, int n1);
   // Blends the fitted moments into mean/std with momentum and clamps std.
   void blend(int b, const float* fit_mean, const float* fit_std);
   float* row(int b, int n) { return pop_.data() + (static_cast<std::size_t>(b) * N_ + n) * HA_; }
