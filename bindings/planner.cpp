@@ -10,9 +10,11 @@ namespace py = pybind11;
 namespace planner::bind {
 namespace {
 
-// plan() returns (action, plan, best_return, nonfinite, fallback); a 1-D state gives
-// unbatched outputs ([A], [H, A], scalars), a 2-D state batched ones.
-py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& ctx_obj, const py::handle& cand_obj) {
+// plan() returns (action, plan, best_return, nonfinite, fallback, iterations,
+// budget_stopped, elapsed_ms, max_iteration_ms); a 1-D state gives unbatched outputs ([A], [H, A],
+// scalars), a 2-D state batched ones.
+py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& ctx_obj, const py::handle& cand_obj,
+               double budget_ms) {
   const int B = p.batch(), S = p.state_dim(), A = p.action_dim(), H = p.horizon(), C = p.context_dim();
   auto st = as_f32(state_obj, "state", "[B, S]");
   const bool flat = st.ndim() == 1;
@@ -42,11 +44,11 @@ py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& ctx_ob
   const PlanResult* r;
   {
     py::gil_scoped_release release;
-    r = &p.plan(state, context, cand, P);
+    r = &p.plan(state, context, cand, P, budget_ms);
   }
   if (flat) {
     return py::make_tuple(new_f32({A}, r->action), new_f32({H, A}, r->plan), r->best_return[0], r->nonfinite[0],
-                          r->fallback[0] != 0);
+                          r->fallback[0] != 0, r->iterations, r->budget_stopped, r->elapsed_ms, r->max_iteration_ms);
   }
   py::array_t<int> nonfinite(B);
   py::array_t<bool> fallback(B);
@@ -55,7 +57,7 @@ py::tuple plan(Planner& p, const py::handle& state_obj, const py::handle& ctx_ob
     fallback.mutable_data()[b] = r->fallback[b] != 0;
   }
   return py::make_tuple(new_f32({B, A}, r->action), new_f32({B, H, A}, r->plan), new_f32({B}, r->best_return),
-                        nonfinite, fallback);
+                        nonfinite, fallback, r->iterations, r->budget_stopped, r->elapsed_ms, r->max_iteration_ms);
 }
 
 }  // namespace
@@ -67,7 +69,8 @@ void bind_planner(py::module_& m) {
            }),
            py::arg("config"), py::arg("scorer"), py::arg("batch") = 1, py::arg("threads") = 0,
            py::arg("shift_after_plan") = 1)
-      .def("plan", &plan, py::arg("state"), py::arg("context") = py::none(), py::arg("candidates") = py::none())
+      .def("plan", &plan, py::arg("state"), py::arg("context") = py::none(), py::arg("candidates") = py::none(),
+           py::arg("budget_ms") = 0.0)
       .def("shift", &Planner::shift, py::arg("steps") = 1)
       .def("reset", &Planner::reset)
       .def("mean",

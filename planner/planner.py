@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -31,6 +33,12 @@ class PlanResult(NamedTuple):
         nonfinite: samples that scored NaN or inf.
         fallback: True where no sample scored finite; action and plan are then the
             warm-started previous plan, clipped to the box.
+        iterations: optimizer iterations completed (fewer than configured when a
+            time budget stopped the plan).
+        budget_stopped: True when the time budget ended the plan early.
+        elapsed_ms: wall time of the plan.
+        max_iteration_ms: the slowest iteration of the plan (a budgeted plan
+            overruns its budget by at most about this much).
     """
 
     action: np.ndarray
@@ -38,6 +46,21 @@ class PlanResult(NamedTuple):
     best_return: float | np.ndarray
     nonfinite: int | np.ndarray
     fallback: bool | np.ndarray
+    iterations: int = 0
+    budget_stopped: bool = False
+    elapsed_ms: float = 0.0
+    max_iteration_ms: float = 0.0
+
+
+def _budget(budget_ms: float | None) -> float:
+    if budget_ms is None:
+        return 0.0
+    if isinstance(budget_ms, bool) or not isinstance(budget_ms, (int, float)):
+        raise TypeError(f"budget_ms: expected a number of milliseconds or None, got {type(budget_ms).__name__}")
+    b = float(budget_ms)
+    if not (math.isfinite(b) and b > 0):
+        raise ValueError(f"budget_ms: expected a finite number > 0 (or None for no budget), got {budget_ms}")
+    return b
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
@@ -142,7 +165,9 @@ class Planner:
         return self._native.threads if self._native else 1
 
     # -- planning ---------------------------------------------------------------------
-    def plan(self, state: Any, context: Any = None, candidates: Any = None) -> PlanResult:
+    def plan(
+        self, state: Any, context: Any = None, candidates: Any = None, budget_ms: float | None = None
+    ) -> PlanResult:
         """Plans from `state` ([S] when B = 1, or [B, S]); float32, finite.
 
         Args:
@@ -152,6 +177,10 @@ class Planner:
                 one (context_dim > 0), else None.
             candidates: optional action sequences injected into every population of
                 this plan ([P, H, A] with an unbatched state, else [B, P, H, A]).
+            budget_ms: time budget (anytime planning): after the first iteration, the
+                next starts only if it is expected to end within the budget; the
+                result is the plan after the last completed iteration. None: run
+                every configured iteration.
         """
         if type(state) is not np.ndarray:
             state = as_array(state, "state")
@@ -159,9 +188,10 @@ class Planner:
             context = as_array(context, "context")
         if candidates is not None and type(candidates) is not np.ndarray:
             candidates = as_array(candidates, "candidates")
+        budget = _budget(budget_ms)
         if self._native is not None:
-            return PlanResult._make(self._native.plan(state, context, candidates))
-        return self._plan_python(state, context, candidates)
+            return PlanResult._make(self._native.plan(state, context, candidates, budget))
+        return self._plan_python(state, context, candidates, budget)
 
     @classmethod
     def from_file(
@@ -194,7 +224,10 @@ class Planner:
         """C, the context the scorer takes (0: none)."""
         return self._native.context_dim if self._native else 0
 
-    def _plan_python(self, state: np.ndarray, context: np.ndarray | None, candidates: np.ndarray | None) -> PlanResult:
+    def _plan_python(
+        self, state: np.ndarray, context: np.ndarray | None, candidates: np.ndarray | None, budget_ms: float = 0.0
+    ) -> PlanResult:
+        t_start = time.perf_counter()
         opt = self._opt
         flat = state.ndim == 1
         if state.dtype != np.float32:
@@ -210,19 +243,37 @@ class Planner:
         if candidates is not None:
             opt.set_candidates(candidates[None] if flat else candidates)
         args = () if context is None else (context[None] if flat else context,)
-        for _ in range(self.config.iterations):
+        done, slowest, stopped = 0, 0.0, False
+        for it in range(self.config.iterations):
+            if it > 0 and budget_ms > 0 and (time.perf_counter() - t_start) * 1e3 + slowest > budget_ms:
+                stopped = True
+                break
+            t_iter = time.perf_counter()
             actions = opt.ask()
             returns = as_array(self._py_scorer(batched, actions, *args), "scorer returns")
             opt.tell(returns)
+            slowest = max(slowest, (time.perf_counter() - t_iter) * 1e3)
+            done += 1
         plan = np.clip(opt.solution(), opt.lower, opt.upper)
         best = opt.best_return()
         nonfinite = opt.nonfinite()
         fallback = ~np.isfinite(best)
         if self.warm_start:
             opt.shift(1)
+        ms = (time.perf_counter() - t_start) * 1e3
         if flat:
-            return PlanResult(plan[0, 0].copy(), plan[0], float(best[0]), int(nonfinite[0]), bool(fallback[0]))
-        return PlanResult(plan[:, 0].copy(), plan, best, nonfinite, fallback)
+            return PlanResult(
+                plan[0, 0].copy(),
+                plan[0],
+                float(best[0]),
+                int(nonfinite[0]),
+                bool(fallback[0]),
+                done,
+                stopped,
+                ms,
+                slowest,
+            )
+        return PlanResult(plan[:, 0].copy(), plan, best, nonfinite, fallback, done, stopped, ms, slowest)
 
     def shift(self, steps: int = 1) -> None:
         """Warm start by hand: drop the first `steps` steps of the current plan."""

@@ -1,6 +1,7 @@
 #include "planner/planner.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -72,7 +73,12 @@ void Planner::score_population(const float* state, const float* context, int act
 }
 
 const PlanResult& Planner::plan(const float* state, const float* context, const float* candidates,
-                                int num_candidates) {
+                                int num_candidates, double budget_ms) {
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
   const int B = options_.batch, S = scorer_->state_dim(), H = optimizer_->horizon(), A = scorer_->action_dim();
   const int C = scorer_->context_dim();
   require(state != nullptr, "state [B, S] must not be null");
@@ -86,14 +92,29 @@ const PlanResult& Planner::plan(const float* state, const float* context, const 
               i / C, ", ", i % C, ")");
   }
   require(num_candidates == 0 || candidates != nullptr, "candidates [B, P, H, A] must not be null when P > 0");
+  require(std::isfinite(budget_ms) && budget_ms >= 0.0, "budget_ms must be finite and >= 0 (0 = no budget), got ",
+          budget_ms);
   optimizer_->set_candidates(candidates, num_candidates);  // P = 0 clears earlier ones
   optimizer_->begin();
   const int iters = optimizer_->config().iterations;
+  double slowest = 0.0, iter_total = 0.0;
+  int done = 0;
+  bool stopped = false;
   for (int it = 0; it < iters; ++it) {
+    if (it > 0 && budget_ms > 0.0 && ms_since(t_start) + std::max(slowest, last_iteration_ms_) > budget_ms) {
+      stopped = true;
+      break;
+    }
+    const auto t_iter = Clock::now();
     const int active = optimizer_->prepare();
     score_population(state, context, active);
     optimizer_->update(returns_.data(), optimizer_->samples());
+    const double took = ms_since(t_iter);
+    slowest = std::max(slowest, took);
+    iter_total += took;
+    ++done;
   }
+  if (done > 0) last_iteration_ms_ = iter_total / done;
   const float* sol = optimizer_->solution();
   const float* lo = optimizer_->lower();
   const float* hi = optimizer_->upper();
@@ -107,8 +128,11 @@ const PlanResult& Planner::plan(const float* state, const float* context, const 
     nonfinite_[b] = optimizer_->nonfinite(b);
     fallback_[b] = std::isfinite(best_[b]) ? 0 : 1;
   }
-  result_.iterations = iters;
+  result_.iterations = done;
+  result_.budget_stopped = stopped;
+  result_.max_iteration_ms = slowest;
   if (options_.shift_after_plan > 0) optimizer_->shift(options_.shift_after_plan);
+  result_.elapsed_ms = ms_since(t_start);
   return result_;
 }
 

@@ -31,7 +31,10 @@ struct PlanResult {
   // [B], 1 where no sample scored finite: action and plan are then the warm-started
   // previous plan, clipped to the box.
   const unsigned char* fallback = nullptr;
-  int iterations = 0;
+  int iterations = 0;          // iterations completed (fewer than configured when a budget stopped it)
+  bool budget_stopped = false;  // true when the time budget ended the plan early
+  double elapsed_ms = 0.0;      // wall time of this plan() call, validation included
+  double max_iteration_ms = 0.0;  // slowest iteration of this call
 };
 
 class Planner {
@@ -43,8 +46,15 @@ class Planner {
   // context (C > 0), else ignored. candidates: optional [B, P, H, A] injected into
   // every population of this plan. Throws ValueError on bad input; the planner stays
   // usable.
+  //
+  // budget_ms > 0 makes the plan anytime: the first iteration always runs; after each
+  // iteration the next one starts only if the time spent so far plus the slowest
+  // iteration of this call (or the mean iteration of the previous call, whichever is
+  // larger) fits in the budget. The result is then the optimizer's solution after the last completed
+  // iteration. A plan thus overruns its budget by at most one iteration's variation
+  // (or by the first iteration when that alone is longer than the budget).
   const PlanResult& plan(const float* state, const float* context = nullptr, const float* candidates = nullptr,
-                         int num_candidates = 0);
+                         int num_candidates = 0, double budget_ms = 0.0);
   void shift(int steps) { optimizer_->shift(steps); }
   void reset() { optimizer_->reset(); }
 
@@ -75,6 +85,7 @@ class Planner {
   Buffer<int> nonfinite_;         // [B]
   Buffer<unsigned char> fallback_;  // [B]
   PlanResult result_;
+  double last_iteration_ms_ = 0.0;  // mean iteration of the previous plan(): the budget's estimate
 };
 
 // Resolves a thread count: 0 means all hardware threads; negative is an error.

@@ -167,3 +167,33 @@ def test_native_mppi_swings_up_real_pendulum():
                 break
         returns.append(total)
     assert np.mean(returns) >= -200, returns
+
+
+@pytest.mark.parametrize("name", ["cem", "icem", "mppi"])
+def test_budget_stops_after_the_first_iteration_and_returns_that_plan(name):
+    # A budget far below one iteration: exactly one iteration runs, and the plan is the
+    # one a planner configured for a single iteration returns (same samples, same update).
+    knobs = dict(samples=64, horizon=10, iterations=4)
+    if name != "mppi":
+        knobs["elites"] = 8
+    cfg = planner.config_from_dict(name, knobs)
+    one = planner.config_from_dict(name, {**knobs, "iterations": 1})
+    state = np.array([2.0, 0.5], np.float32)
+    full = planner.Planner("pendulum", cfg, seed=3, threads=1).plan(state)
+    assert full.iterations == 4 and not full.budget_stopped
+    cut = planner.Planner("pendulum", cfg, seed=3, threads=1).plan(state, budget_ms=1e-9)
+    ref = planner.Planner("pendulum", one, seed=3, threads=1).plan(state)
+    assert cut.iterations == 1 and cut.budget_stopped
+    np.testing.assert_array_equal(cut.plan, ref.plan)
+    assert cut.elapsed_ms > 0 and cut.max_iteration_ms > 0
+    # A generous budget changes nothing.
+    roomy = planner.Planner("pendulum", cfg, seed=3, threads=1).plan(state, budget_ms=1e6)
+    assert roomy.iterations == 4 and not roomy.budget_stopped
+    np.testing.assert_array_equal(roomy.plan, full.plan)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "5", True])
+def test_bad_budget_is_rejected(bad):
+    p = planner.Planner("pendulum", planner.MPPIConfig(samples=16, horizon=4), threads=1)
+    with pytest.raises((ValueError, TypeError), match="budget_ms"):
+        p.plan(np.zeros(2, np.float32), budget_ms=bad)
