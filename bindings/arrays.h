@@ -53,6 +53,18 @@ inline const float* f32_shape(const py::array& a, const char* name, const char* 
   return static_cast<const float*>(a.data());
 }
 
+// The optional context [C] of a scorer call: required when C > 0, refused when C = 0.
+// `keep` holds the array alive while the pointer is used.
+inline const float* context_arg(int C, const py::handle& obj, py::array& keep) {
+  if (C == 0) {
+    if (!obj.is_none()) throw_value_error("context: this scorer takes no context (C=0); pass None");
+    return nullptr;
+  }
+  if (obj.is_none()) throw_value_error("context [C] is required: this scorer takes C=", C);
+  keep = as_f32(obj, "context", "[C]");
+  return f32_shape(keep, "context", "[C]", {C});
+}
+
 inline py::array_t<float> new_f32(const std::vector<py::ssize_t>& shape, const float* src) {
   py::array_t<float> out(shape);
   std::size_t n = 1;

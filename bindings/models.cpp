@@ -2,6 +2,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "arrays.h"
+#include "planner/common/buffer.h"
 #include "planner/models/gemm.h"
 #include "planner/models/world_model.h"
 #include "planner/scorers/latent.h"
@@ -39,7 +41,50 @@ void bind_models(py::module_& m) {
       .def(py::init([](std::shared_ptr<WorldModel> model, float disagreement, bool terminal_value) {
              return std::make_shared<LatentScorer>(model, LatentOptions{disagreement, terminal_value});
            }),
-           py::arg("model"), py::arg("disagreement") = 0.0f, py::arg("terminal_value") = true);
+           py::arg("model"), py::arg("disagreement") = 0.0f, py::arg("terminal_value") = true)
+      .def(
+          "predict",
+          [](const LatentScorer& s, const py::handle& obs_obj, const py::handle& actions_obj, const py::handle& ctx_obj) {
+            const int S = s.state_dim(), A = s.action_dim(), Z = s.model().latent_dim;
+            auto st = as_f32(obs_obj, "obs", "[S]");
+            const float* obs = f32_shape(st, "obs", "[S]", {S});
+            py::array ct;
+            const float* context = context_arg(s.context_dim(), ctx_obj, ct);
+            auto ac = as_f32(actions_obj, "actions", "[N, H, A]");
+            if (ac.ndim() != 3 || ac.shape(2) != A || ac.shape(0) < 1 || ac.shape(1) < 1)
+              throw_value_error("actions: expected shape [N, H, A] with N, H >= 1 and A = ", A, ", got ", describe(ac));
+            const int N = static_cast<int>(ac.shape(0)), H = static_cast<int>(ac.shape(1));
+            py::array_t<float> returns(N);
+            py::array_t<float> latents({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(H + 1),
+                                        static_cast<py::ssize_t>(Z)});
+            Buffer<float> scratch(s.scratch_floats(N, H) + 1);
+            {
+              py::gil_scoped_release release;
+              s.rollout(obs, context, static_cast<const float*>(ac.data()), N, H, returns.mutable_data(),
+                        scratch.data(), latents.mutable_data());
+            }
+            return py::make_tuple(latents, returns);
+          },
+          py::arg("obs"), py::arg("actions"), py::arg("context") = py::none(),
+          "Rolls action sequences [N, H, A] out from obs [S]: (latents [N, H+1, Z] (ensemble mean, z0 first), "
+          "returns [N]).")
+      .def(
+          "encode",
+          [](const LatentScorer& s, const py::handle& obs_obj) {
+            const int S = s.state_dim(), Z = s.model().latent_dim;
+            auto st = as_f32(obs_obj, "obs", "[N, S]");
+            if (st.ndim() != 2 || st.shape(1) != S || st.shape(0) < 1)
+              throw_value_error("obs: expected shape [N, S] with N >= 1 and S = ", S, ", got ", describe(st));
+            const int N = static_cast<int>(st.shape(0));
+            py::array_t<float> out({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(Z)});
+            Buffer<float> scratch(s.encode_scratch_floats());
+            {
+              py::gil_scoped_release release;
+              s.encode(static_cast<const float*>(st.data()), N, out.mutable_data(), scratch.data());
+            }
+            return out;
+          },
+          py::arg("obs"), "Encodes observations [N, S] to latents [N, Z].");
 
   m.def("gemm_backend", &gemm_backend);
 }

@@ -95,7 +95,18 @@ void bind_optimizers(py::module_& m) {
       .def("tell", &AskTell::tell, py::arg("returns"), "Refit from returns [B, N] of the last ask().")
       .def("begin", [](AskTell& s) { s.opt().begin(); })
       .def("shift", [](AskTell& s, int k) { s.opt().shift(k); }, py::arg("steps") = 1)
-      .def("reset", [](AskTell& s) { s.opt().reset(); })
+      .def(
+          "reset",
+          [](AskTell& s, const py::object& b) {
+            if (b.is_none()) {
+              s.opt().reset();
+            } else {
+              if (!py::isinstance<py::int_>(b) || py::isinstance<py::bool_>(b))
+                throw_type_error("b: expected an int problem index or None");
+              s.opt().reset_problem(b.cast<int>());
+            }
+          },
+          py::arg("b") = py::none())
       .def("set_candidates", &AskTell::set_candidates, py::arg("candidates"))
       .def("mean", [](AskTell& s) { return bha(s.opt(), s.opt().mean()); })
       .def("std", [](AskTell& s) { return bha(s.opt(), s.opt().stddev()); })

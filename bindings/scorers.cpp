@@ -30,13 +30,8 @@ void bind_scorers(py::module_& m) {
           [](const Scorer& s, const py::handle& state_obj, const py::handle& actions_obj, const py::handle& ctx_obj) {
             auto st = as_f32(state_obj, "state", "[S]");
             const float* state = f32_shape(st, "state", "[S]", {s.state_dim()});
-            const float* context = nullptr;
             py::array ct;
-            if (s.context_dim() > 0) {
-              if (ctx_obj.is_none()) throw_value_error("context [C] is required: this scorer takes C=", s.context_dim());
-              ct = as_f32(ctx_obj, "context", "[C]");
-              context = f32_shape(ct, "context", "[C]", {s.context_dim()});
-            }
+            const float* context = context_arg(s.context_dim(), ctx_obj, ct);
             auto ac = as_f32(actions_obj, "actions", "[N, H, A]");
             if (ac.ndim() != 3 || ac.shape(2) != s.action_dim() || ac.shape(0) < 1 || ac.shape(1) < 1)
               throw_value_error("actions: expected shape [N, H, A] with N, H >= 1 and A = ", s.action_dim(), ", got ",

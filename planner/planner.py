@@ -145,6 +145,11 @@ class Planner:
         return self._native.action_dim if self._native else self._opt.action_dim
 
     @property
+    def state_dim(self) -> int | None:
+        """S, the state (observation) size the native scorer takes; None for a Python scorer."""
+        return self._native.state_dim if self._native else None
+
+    @property
     def horizon(self) -> int:
         """H."""
         return self._native.horizon if self._native else self._opt.horizon
@@ -279,9 +284,9 @@ class Planner:
         """Warm start by hand: drop the first `steps` steps of the current plan."""
         (self._native or self._opt).shift(steps)
 
-    def reset(self) -> None:
-        """Back to the initial distribution (call at episode start)."""
-        (self._native or self._opt).reset()
+    def reset(self, b: int | None = None) -> None:
+        """Back to the initial distribution (call at episode start); `b`: only robot b."""
+        (self._native or self._opt).reset(b)
 
     def mean(self) -> np.ndarray:
         """Current sampling mean [B, H, A] (the warm start of the next plan)."""

@@ -57,6 +57,7 @@ class Planner {
                          int num_candidates = 0, double budget_ms = 0.0);
   void shift(int steps) { optimizer_->shift(steps); }
   void reset() { optimizer_->reset(); }
+  void reset(int b) { optimizer_->reset_problem(b); }  // robot b's episode ended
 
   Optimizer& optimizer() { return *optimizer_; }
   const Optimizer& optimizer() const { return *optimizer_; }

@@ -25,6 +25,7 @@ class ICEM : public CEM {
   void update_problem(int b, const float* returns, int* order, int finite) override;
   void on_shift(int steps) override;
   void on_reset() override;
+  void on_reset_problem(int b) override { elite_n_[b] = 0; }
   void on_begin() override;
 
  private:

@@ -91,6 +91,15 @@ void Optimizer::reset() {
   begin();
 }
 
+void Optimizer::reset_problem(int b) {
+  require(b >= 0 && b < B_, "problem index b must be in [0, B=", B_, "), got ", b);
+  for (int j = 0; j < HA_; ++j) {
+    mean_[b * HA_ + j] = init_mean_[j % A_];
+    std_[b * HA_ + j] = init_std_[j % A_];
+  }
+  on_reset_problem(b);
+}
+
 void Optimizer::begin() {
   iter_ = 0;
   active_ = 0;

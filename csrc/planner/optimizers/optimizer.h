@@ -57,6 +57,9 @@ class Optimizer {
   void shift(int steps);
   // Back to the initial distribution, step counter 0, no carried elites.
   void reset();
+  // Problem b only (one robot's episode ended): its mean, std and carried elites go
+  // back to the initial ones; the others and the step counter are untouched.
+  void reset_problem(int b);
 
   // Injects candidates [B, P, H, A] (e.g. a policy prior) into every population until
   // the next shift() or reset(). Clipped to the box. P = 0 clears.
@@ -94,6 +97,7 @@ class Optimizer {
   virtual void update_problem(int b, const float* returns, int* order, int finite) = 0;
   virtual void on_shift(int /*steps*/) {}
   virtual void on_reset() {}
+  virtual void on_reset_problem(int /*b*/) {}
   virtual void on_begin() {}
 
   NormalStream stream(int b, int redraw = 0) const;

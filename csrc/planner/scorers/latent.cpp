@@ -73,6 +73,23 @@ void LatentScorer::build_input(const Network& net, const float* z, const float* 
 
 void LatentScorer::score(const float* obs, const float* context, const float* actions, int rows, int H,
                          float* returns, float* scratch) const {
+  rollout(obs, context, actions, rows, H, returns, scratch, nullptr);
+}
+
+void LatentScorer::encode(const float* obs, int rows, float* latents, float* scratch) const {
+  const WorldModel& m = *model_;
+  const int S = m.obs_dim;
+  float* obs_n = scratch;
+  float* mlp = scratch + S;
+  for (int r = 0; r < rows; ++r) {
+    for (int s = 0; s < S; ++s)
+      obs_n[s] = (obs[static_cast<std::size_t>(r) * S + s] - m.obs_shift[s]) / m.obs_scale[s];
+    m.encoder.mlp.forward(obs_n, 1, latents + static_cast<std::size_t>(r) * m.latent_dim, mlp);
+  }
+}
+
+void LatentScorer::rollout(const float* obs, const float* context, const float* actions, int rows, int H,
+                           float* returns, float* scratch, float* latents) const {
   const WorldModel& m = *model_;
   const int Z = m.latent_dim, A = m.action_dim, S = m.obs_dim, M = m.ensemble;
   const std::size_t R = static_cast<std::size_t>(rows);
@@ -93,6 +110,13 @@ void LatentScorer::score(const float* obs, const float* context, const float* ac
   m.encoder.mlp.forward(obs_n, 1, z0, mlp);
   for (std::size_t r = 0; r < R; ++r) std::copy(z0, z0 + Z, z + r * Z);
   std::fill(returns, returns + rows, 0.0f);
+  // latents [rows, H + 1, Z]: the ensemble-mean latent at every step, z0 first.
+  auto record = [&](int t, const float* zt) {
+    if (latents == nullptr) return;
+    for (std::size_t r = 0; r < R; ++r)
+      std::copy(zt + r * Z, zt + (r + 1) * Z, latents + (r * (H + 1) + t) * Z);
+  };
+  record(0, z);
 
   const float invM = 1.0f / static_cast<float>(M);
   const bool spread = options_.disagreement > 0.0f && M > 1;
@@ -135,6 +159,7 @@ void LatentScorer::score(const float* obs, const float* context, const float* ac
       for (std::size_t i = 0; i < R * Z; ++i) znext[i] *= invM;
     }
     std::swap(z, znext);
+    record(t + 1, z);
     disc *= m.discount;
   }
   if (m.has_value && options_.terminal_value) {

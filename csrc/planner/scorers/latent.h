@@ -30,6 +30,14 @@ class LatentScorer : public Scorer {
   void score(const float* obs, const float* context, const float* actions, int rows, int horizon, float* returns,
              float* scratch) const override;
 
+  // Like score(), and also writes the ensemble-mean latent of every row at steps
+  // 0..H to latents [rows, H + 1, Z] (for prediction-error metrics; not a hot path).
+  void rollout(const float* obs, const float* context, const float* actions, int rows, int horizon, float* returns,
+               float* scratch, float* latents) const;
+  // Encodes observations [rows, S] to latents [rows, Z]; scratch: encode_scratch_floats().
+  void encode(const float* obs, int rows, float* latents, float* scratch) const;
+  std::size_t encode_scratch_floats() const { return model_->obs_dim + mlp_scratch_ + 64; }
+
   const WorldModel& model() const { return *model_; }
   const LatentOptions& options() const { return options_; }
 
