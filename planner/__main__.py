@@ -1,4 +1,4 @@
-"""Command line: python -m planner {demo, bench, info}."""
+"""Command line: python -m planner {demo, eval, shiftbench, bench, train, info}."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m planner", description="latent-planner command line")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    d = sub.add_parser("demo", help="plan closed loop on gymnasium's Pendulum-v1 and print return and latency")
+    d = sub.add_parser(
+        "demo", help="the shipped learned Pendulum model, planned closed loop at nominal and shifted dynamics"
+    )
     d.add_argument("--optimizer", choices=["mppi", "cem", "icem"], default="mppi")
-    d.add_argument("--episodes", type=int, default=10)
+    d.add_argument("--episodes", type=int, default=5, help="episodes per condition")
+    d.add_argument("--model", default=None, help="a Pendulum model file (default: the shipped one)")
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--plot", default=None, help="write a PNG (angle over time, latency histogram)")
@@ -48,6 +51,33 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--markdown", default=None, help="also write a markdown report here")
     bl.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
+    blp = bsub.add_parser("loop", help="the real-time loop at 100 Hz with the latent-small HalfCheetah model")
+    blp.add_argument("--json", default=None)
+    blp.add_argument("--markdown", default=None)
+    blp.add_argument("--plot", default=None)
+    blp.add_argument("--hz", type=float, default=100.0)
+    blp.add_argument("--steps", type=int, default=1000)
+    blp.add_argument("--threads", type=int, default=2)
+    blp.add_argument("--budget-fraction", type=float, default=0.8)
+    blp.add_argument("--model", default=None, help="model file (default: the shipped HalfCheetah model)")
+    blp.add_argument("--task", default="HalfCheetah-v5")
+
+    sb = sub.add_parser("shiftbench", help="ShiftBench: closed-loop return, prediction error, ranking under shift")
+    sb.add_argument("--tier", choices=["smoke", "standard", "full"], default="smoke")
+    sb.add_argument("--json", default=None, help="write the report here")
+    sb.add_argument("--markdown", default=None)
+    sb.add_argument("--plot", default=None)
+    sb.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="TASK:ARM=FILE",
+        help="add an arm's model, e.g. Pendulum-v1:PC-oracle=runs/pendulum_pc.lpm.safetensors (repeatable)",
+    )
+    sb.add_argument("--workers", type=int, default=None)
+    sb.add_argument("--executor", choices=["auto", "ray", "process", "inline"], default="auto")
+    sb.add_argument("--threads", type=int, default=1, help="planner threads per cell")
+
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
     e = sub.add_parser("eval", help="plan natively with a model file on a gymnasium task; print and write JSON")
@@ -62,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--seed", type=int, default=100)
     e.add_argument("--threads", type=int, default=2)
+    e.add_argument(
+        "--shift", default=None, help='dynamics shift: "m=1.3,l=1.2", "action_scale=0.6", a JSON spec or a .json file'
+    )
+    e.add_argument("--hz", type=float, default=None, help="control rate (default: the task's); sets the plan budget")
+    e.add_argument("--budget-fraction", type=float, default=0.8)
+    e.add_argument("--max-steps", type=int, default=None)
     e.add_argument("--json", default=None)
     e.add_argument("--no-progress", action="store_true")
 
@@ -73,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.episodes < 1:
             ap.error("--episodes must be >= 1")
-        result = run_demo(args.optimizer, args.episodes, args.threads, args.seed, args.plot, not args.no_progress)
+        result = run_demo(
+            args.optimizer, args.episodes, args.threads, args.seed, args.plot, not args.no_progress, args.model
+        )
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
@@ -116,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "eval":
         from .config import config_from_dict
+        from .envs import parse_shift
         from .evaluate import ASSETS, evaluate
 
         knobs = dict(samples=args.samples, horizon=args.horizon, iterations=args.iterations)
@@ -131,15 +170,69 @@ def main(argv: list[str] | None = None) -> int:
             episodes=args.episodes,
             seed=args.seed,
             threads=args.threads,
+            shift=parse_shift(args.shift) if args.shift else None,
+            hz=args.hz,
+            budget_fraction=args.budget_fraction,
+            max_steps=args.max_steps,
             progress=not args.no_progress,
         )
         print(
-            f"{r['task']}: mean return {r['mean']:.1f} (95% CI {r['ci95'][0]:.1f} .. {r['ci95'][1]:.1f}) over "
+            f"{r['task']}{' shifted ' + args.shift if args.shift else ''}: mean return {r['mean']:.1f} "
+            f"(95% CI {r['ci95'][0]:.1f} .. {r['ci95'][1]:.1f}) over "
             f"{r['episodes']} episodes; plan p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
         )
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(r, f, indent=2)
+        return 0
+    if args.cmd == "bench" and args.suite == "loop":
+        from .bench import loop_bench
+
+        report = loop_bench.run_loop_bench(
+            args.json,
+            hz=args.hz,
+            steps=args.steps,
+            threads=args.threads,
+            budget_fraction=args.budget_fraction,
+            model=args.model,
+            task=args.task,
+        )
+        print(loop_bench.format_table(report))
+        if args.markdown:
+            loop_bench.write_markdown(report, args.markdown, "python -m planner " + " ".join(argv))
+        if args.plot:
+            loop_bench.plot_report(report, args.plot)
+        return 0
+    if args.cmd == "shiftbench":
+        from .bench import shiftbench
+
+        models: dict[str, dict[str, str]] = {}
+        for item in args.model:
+            head, eq, path = item.partition("=")
+            task, colon, arm = head.rpartition(":")
+            if not (eq and colon and task and arm and path):
+                ap.error(f"--model: expected TASK:ARM=FILE, got {item!r}")
+            models.setdefault(task, {})[arm] = path
+        report = shiftbench.run_shiftbench(
+            args.tier,
+            json_path=args.json,
+            models=models,
+            workers=args.workers,
+            executor=args.executor,
+            threads=args.threads,
+        )
+        for row in report["summary"]:
+            ci = row["return_ci95"]
+            print(
+                f"{row['task']:<16} {row['condition']:<28} {row['arm']:<10} return {row['return_mean']:9.1f} "
+                f"({ci[0]:.1f} .. {ci[1]:.1f})  1-step mse {row['k_step_mse'].get('1') or float('nan'):.3g}  "
+                f"rho {row['rank_rho'] if row['rank_rho'] is not None else float('nan'):.2f}  "
+                f"plan p50 {row['plan_p50_ms']:.2f} ms"
+            )
+        if args.markdown:
+            shiftbench.write_markdown(report, args.markdown, "python -m planner " + " ".join(argv))
+        if args.plot:
+            shiftbench.plot_report(report, args.plot)
         return 0
     if args.cmd == "info":
         from . import build_info

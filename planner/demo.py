@@ -1,7 +1,15 @@
-"""The demo: native planning closes the loop on gymnasium's Pendulum-v1.
+"""The demo: a learned world model, planned natively, closes the loop on Pendulum-v1.
 
-Runs the native planner on the analytic Pendulum model against the real simulator,
-prints return and per-step planning latency, and optionally writes a plot.
+Loads the small Pendulum model shipped in the package (trained by the project's own
+script: see reports/pendulum_latent.md for the command), and plans closed loop with the
+native MPPI planner inside the real-time loop runner (20 Hz, the task's rate; every plan
+has a 40 ms budget) at nominal dynamics and under dynamics shifts: a heavier, longer
+pole (a modeled parameter, outside the training range) and a weak motor (an unmodeled
+one). Prints a table (return with a 95% bootstrap interval, plan milliseconds p50/p99,
+deadline misses) and writes a PNG (angle over time, latency histogram).
+
+The shipped model takes no context: the shifted rows show what the context-conditioned
+models are for.
 """
 
 from __future__ import annotations
@@ -11,74 +19,95 @@ import time
 import numpy as np
 
 from .config import config_from_dict
+from .evaluate import PENDULUM_MODEL, bootstrap_ci, run_closed_loop
 from .planner import Planner
 
 DEFAULTS = {
-    "mppi": dict(samples=1000, horizon=20, iterations=1, sigma=1.0, temperature=1.0),
-    "cem": dict(samples=500, horizon=20, iterations=5, elites=50, init_std=1.0, momentum=0.1),
-    "icem": dict(samples=500, horizon=20, iterations=5, elites=50, init_std=1.0, momentum=0.1),
+    "mppi": dict(samples=500, horizon=20, iterations=2, sigma=1.0, temperature=1.0),
+    "cem": dict(samples=500, horizon=20, iterations=3, elites=50, init_std=1.0, momentum=0.1),
+    "icem": dict(samples=500, horizon=20, iterations=3, elites=50, init_std=1.0, momentum=0.1),
 }
+
+#: (label, shift spec for planner.envs) run by the demo.
+CONDITIONS: list[tuple[str, dict | None]] = [
+    ("nominal", None),
+    ("pole m x1.3, l x1.3", {"name": "heavier-longer-pole", "params": {"m": 1.3, "l": 1.3}}),
+    ("motor at 60%", {"name": "weak-motor", "action_scale": 0.6}),
+]
 
 
 def run_demo(
     optimizer: str = "mppi",
-    episodes: int = 10,
+    episodes: int = 5,
     threads: int = 2,
     seed: int = 0,
     plot: str | None = None,
     progress: bool = True,
+    model: str | None = None,
 ) -> dict:
-    """Plans `episodes` 200-step Pendulum-v1 episodes from seeded random starts.
+    """Plans `episodes` 200-step episodes per condition from seeded random starts.
 
-    Returns a dict with per-episode returns, their mean and the latency percentiles.
+    Returns a dict with, per condition, the returns, their mean and interval, and the
+    latency figures.
     """
     try:
-        import gymnasium as gym
-    except ImportError as e:  # pragma: no cover - the demo extra installs it
+        import gymnasium  # noqa: F401
+    except ImportError as e:  # pragma: no cover - the envs extra installs it
         raise SystemExit("the demo needs gymnasium: pip install 'latent-planner[envs]'") from e
     cfg = config_from_dict(optimizer, DEFAULTS[optimizer])
-    p = Planner("pendulum", cfg, seed=seed, threads=threads)
-    env = gym.make("Pendulum-v1")
-    returns, latencies, angles = [], [], []
-    bar = _progress(episodes * 200, progress)
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        p.reset()
-        total, trace = 0.0, []
-        for _ in range(200):
-            state = env.unwrapped.state.astype(np.float32)
-            t0 = time.perf_counter_ns()
-            action = p.plan(state).action
-            latencies.append((time.perf_counter_ns() - t0) / 1e6)
-            trace.append(float(np.arctan2(np.sin(state[0]), np.cos(state[0]))))
-            _, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            bar.update(1)
-            if terminated or truncated:
-                break
-        returns.append(total)
-        angles.append(trace)
+    path = str(model or PENDULUM_MODEL)
+    bar = _progress(len(CONDITIONS) * episodes * 200, progress)
+    rows = []
+    t_start = time.perf_counter()
+    for label, spec in CONDITIONS:
+        p = Planner.from_file(path, cfg, seed=seed, threads=threads)
+        r = run_closed_loop(p, "Pendulum-v1", shift=spec, episodes=episodes, seed=seed, record=True, bar=bar)
+        lo, hi = bootstrap_ci(r["returns"])
+        plan_ms = np.asarray(r["plan_ms"])
+        rows.append(
+            {
+                "condition": label,
+                "shift": spec,
+                "returns": r["returns"],
+                "mean_return": float(np.mean(r["returns"])),
+                "ci95": [lo, hi],
+                "p50_ms": float(np.percentile(plan_ms, 50)),
+                "p99_ms": float(np.percentile(plan_ms, 99)),
+                "deadline_misses": r["deadline_misses"],
+                "iterations_mean": float(np.mean(r["iterations"])),
+                "_angles": [np.arctan2(t["obs"][:, 1], t["obs"][:, 0]) for t in r["traces"]],
+                "_plan_ms": plan_ms,
+            }
+        )
     bar.close()
-    lat = np.asarray(latencies)
-    result = {
+    seconds = time.perf_counter() - t_start
+    threads_used = Planner.from_file(path, cfg, threads=threads).threads
+    print(
+        f"Pendulum-v1, learned model {PENDULUM_MODEL.name if model is None else path}, native {optimizer.upper()} "
+        f"{cfg.samples} x H{cfg.horizon} x {cfg.iterations}, {threads_used} threads, 20 Hz loop (40 ms budget), "
+        f"{episodes} episodes per row"
+    )
+    print(f"{'condition':<22} {'return':>8} {'95% CI':>18} {'p50 ms':>8} {'p99 ms':>8} {'misses':>7}")
+    for row in rows:
+        ci = f"{row['ci95'][0]:.0f} .. {row['ci95'][1]:.0f}"
+        print(
+            f"{row['condition']:<22} {row['mean_return']:>8.1f} {ci:>18} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+            f"{row['deadline_misses']:>7d}"
+        )
+    print(f"({seconds:.0f} s)")
+    if plot:
+        _plot(rows, plot, optimizer)
+        print(f"wrote {plot}")
+    return {
+        "model": path,
         "optimizer": optimizer,
         "config": DEFAULTS[optimizer],
-        "threads": p.threads,
-        "returns": returns,
-        "mean_return": float(np.mean(returns)),
-        "p50_ms": float(np.percentile(lat, 50)),
-        "p99_ms": float(np.percentile(lat, 99)),
+        "threads": threads_used,
+        "episodes": episodes,
+        "seed": seed,
+        "seconds": seconds,
+        "rows": [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows],
     }
-    print(f"Pendulum-v1, native {optimizer.upper()} on the analytic model, {p.threads} threads")
-    print(f"{'episode':>8} {'return':>10}")
-    for i, r in enumerate(returns):
-        print(f"{i:>8} {r:>10.1f}")
-    print(f"mean return {result['mean_return']:.1f} over {episodes} episodes")
-    print(f"plan latency p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms")
-    if plot:
-        _plot(angles, lat, plot, optimizer)
-        print(f"wrote {plot}")
-    return result
 
 
 class _NoBar:
@@ -99,23 +128,36 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="step", leave=False)
 
 
-def _plot(angles: list, lat: np.ndarray, path: str, optimizer: str) -> None:
+def _plot(rows: list[dict], path: str, optimizer: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for tr in angles:
-        tr = np.asarray(tr)
-        tr[1:][np.abs(np.diff(tr)) > np.pi] = np.nan  # do not draw the wrap from +pi to -pi
-        a.plot(np.arange(len(tr)) * 0.05, tr, lw=1, alpha=0.8)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, row in enumerate(rows):
+        for j, tr in enumerate(row["_angles"]):
+            tr = np.asarray(tr, dtype=float).copy()
+            tr[1:][np.abs(np.diff(tr)) > np.pi] = np.nan  # do not draw the wrap from +pi to -pi
+            a.plot(
+                np.arange(len(tr)) * 0.05,
+                tr,
+                lw=1,
+                alpha=0.7,
+                color=colors[i % len(colors)],
+                label=f"{row['condition']} ({row['mean_return']:.0f})" if j == 0 else None,
+            )
+        b.hist(row["_plan_ms"], bins=40, histtype="step", lw=1.5, color=colors[i % len(colors)], label=row["condition"])
     a.axhline(0.0, color="k", lw=0.5)
     a.set(
-        xlabel="time [s]", ylabel="angle from upright [rad]", title=f"Pendulum-v1 swing-up, native {optimizer.upper()}"
+        xlabel="time [s]",
+        ylabel="angle from upright [rad]",
+        title=f"Pendulum-v1, learned model, native {optimizer.upper()}",
     )
-    b.hist(lat * 1e3, bins=50, color="tab:blue")
-    b.set(xlabel="plan() latency [us]", ylabel="control steps", title="Planning latency")
+    a.legend(fontsize=8, loc="upper right")
+    b.set(xlabel="plan() latency [ms]", ylabel="control steps", title="Planning latency (budget 40 ms)")
+    b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

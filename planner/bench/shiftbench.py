@@ -1,0 +1,653 @@
+"""ShiftBench: closed-loop control under dynamics shift (BENCHMARKS.md section 3).
+
+For each task of a tier, each shift condition (a suite entry or a CaDM test bin) and
+each arm (NC, PC-oracle, OC, OC+CMA: the same world model, only the context source
+differs), it runs seeded episodes with the native planner in the loop runner and
+measures:
+
+- closed-loop return per condition (mean, 95% bootstrap interval) and, for every arm
+  against NC, the paired difference (same seeds and episodes) with its interval;
+- k-step prediction error (k = 1, 5, 10, 30) on the arm's own trajectories: the mean
+  squared distance, per latent dimension, between the model's k-step latent
+  prediction from (s_t, a_t..a_{t+k-1}) and the encoding of the observed s_{t+k};
+- adaptation speed after an abrupt switch (time-varying suite): steps after the switch
+  until the arm's one-step error (moving average over 5 steps) is within 1.1x of the
+  reference's, the reference being PC-oracle when that arm runs, else the arm's own
+  error over the last quarter of the episode;
+- ranking agreement: every `rank_every` steps, the planner's sampling distribution is
+  sampled (16 sequences + the plan), the model scores them, and each is executed in a
+  copy of the true (shifted) simulator; Spearman rho between the two;
+- milliseconds per control step (plan p50 / p99) and deadline misses.
+
+Arms are model files: an arm runs only when a model for it is given (C = 0 for NC;
+PC-oracle needs C = the number of modeled parameters of the task, fed their log
+factors). Sweeps run on Ray when it is installed (``executor="ray"``) and in local
+processes otherwise.
+
+``python -m planner shiftbench --tier smoke --json PATH`` runs the smoke tier (CI).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import config_from_dict
+from ..evaluate import HALFCHEETAH_MODEL, PENDULUM_MODEL, bootstrap_ci, paired_bootstrap_ci, run_closed_loop
+
+__all__ = ["ARMS", "TIERS", "Job", "run_job", "run_shiftbench", "plot_report", "write_markdown"]
+
+ARMS = ("NC", "PC-oracle", "OC", "OC+CMA")
+K_STEPS = (1, 5, 10, 30)
+
+
+@dataclass
+class TaskSetup:
+    """One task of a tier: its optimizer, the conditions to run and the arms' models."""
+
+    task: str
+    optimizer: str
+    knobs: dict
+    conditions: list[tuple[str, Any]]  # (label, shift spec)
+    models: dict[str, str]  # arm -> model file
+    episodes: int = 1
+    seeds: tuple[int, ...] = (0,)
+    max_steps: int | None = None
+
+
+def _named(specs: list) -> list[tuple[str, Any]]:
+    return [(s.name or s.to_json(), s) for s in specs]
+
+
+def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[TaskSetup]:
+    """The tasks, conditions and models of a tier. `models`: task -> arm -> file overrides."""
+    from ..envs import suites
+
+    models = models or {}
+    pend_models = {"NC": str(PENDULUM_MODEL), **models.get("Pendulum-v1", {})}
+    pend_knobs = dict(samples=500, horizon=20, iterations=2, sigma=1.0, temperature=1.0)
+    if tier == "smoke":
+        bins = _named(suites.cadm_test("Pendulum-v1"))[:2]
+        return [TaskSetup("Pendulum-v1", "mppi", pend_knobs, [("nominal", None), *bins], pend_models)]
+    seeds = (0, 1, 2) if tier == "standard" else (0, 1, 2, 3, 4)
+    episodes = 3 if tier == "standard" else 5
+
+    def conditions(task: str, names: tuple[str, ...], first: int | None = None) -> list[tuple[str, Any]]:
+        out = [("nominal", None)]
+        for n in names:
+            out += _named(suites.suite(task, n))[:first]
+        return out
+
+    icem = dict(samples=512, horizon=12, iterations=3, elites=32, init_std=0.5, colored_noise_beta=2.0)
+    tasks = [
+        TaskSetup(
+            "Pendulum-v1",
+            "mppi",
+            pend_knobs,
+            conditions("Pendulum-v1", ("CaDM-test",)) + conditions("Pendulum-v1", ("unmodeled", "time-varying"), 1)[1:],
+            pend_models,
+            episodes=episodes,
+            seeds=seeds,
+        ),
+        TaskSetup(
+            "HalfCheetah-v5",
+            "icem",
+            icem,
+            conditions("HalfCheetah-v5", ("CaDM-test",))
+            + conditions("HalfCheetah-v5", ("unmodeled", "time-varying"), 1)[1:],
+            {"NC": str(HALFCHEETAH_MODEL), **models.get("HalfCheetah-v5", {})},
+            episodes=max(1, episodes - 2),
+            seeds=seeds,
+        ),
+        TaskSetup(
+            "Pusher-v5",
+            "icem",
+            icem,
+            conditions("Pusher-v5", ("OOD-single",)),
+            models.get("Pusher-v5", {}),
+            episodes=episodes,
+            seeds=seeds,
+        ),
+    ]
+    if tier == "full":
+        every = ("ID", "OOD-single", "OOD-compound", "unmodeled", "time-varying")
+        for task in ("InvertedPendulum-v5", "Reacher-v5", "Hopper-v5"):
+            tasks.append(
+                TaskSetup(
+                    task, "icem", icem, conditions(task, every), models.get(task, {}), episodes=episodes, seeds=seeds
+                )
+            )
+    return tasks
+
+
+TIERS = ("smoke", "standard", "full")
+
+
+@dataclass
+class Job:
+    """One (task, condition, arm, seed) cell: everything a worker process needs."""
+
+    task: str
+    condition: str
+    shift: Any
+    arm: str
+    model: str
+    optimizer: str
+    knobs: dict
+    seed: int
+    episodes: int
+    threads: int = 1
+    max_steps: int | None = None
+    rank_every: int = 20
+    rank_samples: int = 16
+    extra: dict = field(default_factory=dict)
+
+
+def _context_source(arm: str, model_context_dim: int) -> Callable[[Any], Any] | None:
+    """For PC-oracle: (env) -> a context callable reading the env's true log factors."""
+    if arm == "NC":
+        if model_context_dim != 0:
+            raise ValueError(f"arm NC needs a model without context (C=0), got C={model_context_dim}")
+        return None
+    if arm == "PC-oracle":
+        from ..envs import oracle_context, parameter_names
+
+        def make(env: Any) -> Callable[[Any], np.ndarray]:
+            names = parameter_names(env)
+            if len(names) != model_context_dim:
+                raise ValueError(
+                    f"arm PC-oracle: the model's context has C={model_context_dim} dims, the task has "
+                    f"{len(names)} modeled parameters {names}"
+                )
+            return lambda history: oracle_context(env, names)[None].astype(np.float32)
+
+        return make
+    raise ValueError(f"arm {arm!r} needs the context encoders of the contexts issue; known here: NC, PC-oracle")
+
+
+def _clone_env(env: Any) -> Any:
+    """A copy of a (wrapped) env in the same physical state, for replaying candidates."""
+    clone = copy.deepcopy(env)
+    base, cbase = env.unwrapped, clone.unwrapped
+    if hasattr(base, "data") and hasattr(base, "model"):
+        import mujoco
+
+        what = mujoco.mjtState.mjSTATE_INTEGRATION
+        state = np.empty(mujoco.mj_stateSize(base.model, what))
+        mujoco.mj_getState(base.model, base.data, state, what)
+        mujoco.mj_setState(cbase.model, cbase.data, state, what)
+        mujoco.mj_forward(cbase.model, cbase.data)
+    return clone
+
+
+def _switch_step(log: Any) -> int | None:
+    """The resolved step of an abrupt switch in a shift log (None when the shift has none)."""
+    if isinstance(log, dict):
+        sw = log.get("switch")
+        if isinstance(sw, dict) and isinstance(sw.get("step"), int):
+            return sw["step"]
+        for v in log.values():
+            got = _switch_step(v)
+            if got is not None:
+                return got
+    return None
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    def ranks(v: np.ndarray) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for u in np.unique(v):  # average ties
+            m = v == u
+            if m.sum() > 1:
+                r[m] = r[m].mean()
+        return r
+
+    rx, ry = ranks(np.asarray(x, float)), ranks(np.asarray(y, float))
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _prediction_errors(scorer: Any, traces: list[dict], contexts: list[np.ndarray | None]) -> dict[str, Any]:
+    """k-step latent prediction errors and the per-step one-step error trace of each episode."""
+    errs: dict[int, list[float]] = {k: [] for k in K_STEPS}
+    one_step: list[list[float]] = []
+    for tr, ctx_seq in zip(traces, contexts, strict=True):
+        obs, act = tr["obs"].astype(np.float32), tr["action"].astype(np.float32)
+        T = len(obs)
+        if T < 2:
+            one_step.append([])
+            continue
+        enc = scorer.encode(np.ascontiguousarray(obs))
+        trace1 = []
+        for t in range(T - 1):
+            ctx = None if ctx_seq is None else ctx_seq[t]
+            kmax = min(max(K_STEPS), T - 1 - t)
+            z, _ = scorer.predict(obs[t], np.ascontiguousarray(act[None, t : t + kmax]), ctx)
+            for k in K_STEPS:
+                if k <= kmax and (k == 1 or t % 5 == 0):
+                    errs[k].append(float(np.mean((z[0, k] - enc[t + k]) ** 2)))
+            trace1.append(float(np.mean((z[0, 1] - enc[t + 1]) ** 2)))
+        one_step.append(trace1)
+    return {
+        "k_step_mse": {str(k): (float(np.mean(v)) if v else None) for k, v in errs.items()},
+        "one_step_trace": one_step,
+    }
+
+
+def _adaptation_steps(trace: list[float], switch: int, reference: list[float] | None) -> int | None:
+    """Steps after `switch` until the 5-step moving average of `trace` is within 1.1x the reference."""
+    tr = np.asarray(trace, float)
+    if switch >= len(tr) - 5:
+        return None
+    if reference is not None and len(reference) == len(tr):
+        ref = np.convolve(np.asarray(reference, float), np.ones(5) / 5, mode="same")
+    else:
+        tail = tr[len(tr) - max(5, (len(tr) - switch) // 4) :]
+        ref = np.full(len(tr), tail.mean())
+    smooth = np.convolve(tr, np.ones(5) / 5, mode="same")
+    for t in range(switch, len(tr)):
+        if smooth[t] <= 1.1 * ref[t]:
+            return t - switch
+    return None
+
+
+def run_job(job: Job) -> dict:
+    """Runs one cell (in a worker process or inline) and returns its measurements."""
+    from ..planner import LatentScorer, Planner, WorldModel
+
+    cfg = config_from_dict(job.optimizer, job.knobs)
+    model = WorldModel.load(job.model)
+    ctx_factory = _context_source(job.arm, model.context_dim)
+    planner = Planner.from_file(job.model, cfg, seed=job.seed, threads=job.threads)
+    scorer = LatentScorer(model, terminal_value=True)
+    contexts: list[list[np.ndarray | None]] = []
+    rho: list[float] = []
+    rng = np.random.default_rng(job.seed + 7919)
+    holder: dict[str, Any] = {}
+
+    def context_from_env(env: Any) -> Any:
+        holder["env"] = env
+        inner = ctx_factory(env) if ctx_factory is not None else None
+        if inner is None:
+            return None
+
+        def ctx(history: Any) -> np.ndarray:
+            c = inner(history)
+            holder.setdefault("ctx", []).append(c[0].copy())
+            return c
+
+        return ctx
+
+    # Ranking agreement needs the env and the planner at chosen steps: wrap the planner's plan().
+    steps = {"t": 0}
+    native_plan = planner.plan
+
+    def plan_and_rank(state: Any, context: Any = None, candidates: Any = None, budget_ms: Any = None):
+        r = native_plan(state, context, candidates, budget_ms=budget_ms)
+        t = steps["t"]
+        steps["t"] += 1
+        env = holder.get("env")
+        if env is not None and job.rank_every > 0 and t % job.rank_every == job.rank_every // 2:
+            rho.append(_rank_agreement(planner, scorer, env, np.asarray(state)[0], r, context, job, rng))
+        return r
+
+    planner.plan = plan_and_rank  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    res = run_closed_loop(
+        planner,
+        job.task,
+        shift=job.shift,
+        episodes=job.episodes,
+        seed=job.seed * 1000,
+        max_steps=job.max_steps,
+        context_from_env=context_from_env,
+        record=True,
+    )
+    seconds = time.perf_counter() - t0
+    T = [len(tr["obs"]) for tr in res["traces"]]
+    flat_ctx = holder.get("ctx")
+    start = 0
+    for n in T:
+        contexts.append(None if flat_ctx is None else [c for c in flat_ctx[start : start + n]])
+        start += n
+    pred = _prediction_errors(scorer, res["traces"], [None if c is None else np.asarray(c) for c in contexts])
+    return {
+        "task": job.task,
+        "condition": job.condition,
+        "arm": job.arm,
+        "seed": job.seed,
+        "model": job.model,
+        "returns": res["returns"],
+        "plan_ms": res["plan_ms"],
+        "deadline_misses": res["deadline_misses"],
+        "iterations_mean": float(np.mean(res["iterations"])),
+        "k_step_mse": pred["k_step_mse"],
+        "one_step_trace": pred["one_step_trace"],
+        "rank_rho": [x for x in rho if np.isfinite(x)],
+        "shift_log": res["shift_logs"][0] if res["shift_logs"] else None,
+        "seconds": seconds,
+        "switch_step": _switch_step(res["shift_logs"][0] if res["shift_logs"] else None),
+    }
+
+
+def _rank_agreement(planner: Any, scorer: Any, env: Any, obs: np.ndarray, r: Any, context: Any, job: Job, rng) -> float:
+    """Spearman rho between model returns and true returns of sampled candidate sequences."""
+    mean, lo, hi = planner.mean()[0], planner.lower, planner.upper
+    H, A = mean.shape
+    std = np.maximum(0.3 * (hi - lo) / 2, 1e-3)
+    plan = np.asarray(r.plan, np.float32).reshape(H, A)
+    cands = np.clip(plan + std * rng.standard_normal((job.rank_samples, H, A)), lo, hi).astype(np.float32)
+    cands = np.concatenate([plan[None], cands])
+    ctx = None if context is None else np.ascontiguousarray(np.asarray(context, np.float32)[0])
+    predicted = scorer.score(np.ascontiguousarray(obs, np.float32), np.ascontiguousarray(cands), ctx)
+    gamma = float(planner.model.discount)
+    true = np.empty(len(cands))
+    for i, seq in enumerate(cands):
+        sim = _clone_env(env)
+        total, disc = 0.0, 1.0
+        for a in seq:
+            _, rew, terminated, _, _ = sim.step(a)
+            total += disc * float(rew)
+            disc *= gamma
+            if terminated:
+                break
+        true[i] = total
+        sim.close()
+    return _spearman(predicted, true)
+
+
+def _executor(kind: str, workers: int):
+    if kind == "ray":
+        try:
+            import ray
+        except ImportError:
+            kind = "process"
+        else:
+            if not ray.is_initialized():
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            remote = ray.remote(run_job)
+            return "ray", lambda jobs: ray.get([remote.remote(j) for j in jobs])
+    if kind == "process" and workers > 1:
+
+        def run_all(jobs: list[Job]) -> list[dict]:
+            with ProcessPoolExecutor(max_workers=workers) as ex:
+                return list(ex.map(run_job, jobs))
+
+        return "process", run_all
+    return "inline", lambda jobs: [run_job(j) for j in jobs]
+
+
+def run_shiftbench(
+    tier: str = "smoke",
+    *,
+    json_path: str | None = None,
+    models: dict[str, dict[str, str]] | None = None,
+    workers: int | None = None,
+    executor: str = "auto",
+    threads: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Runs a tier and returns (and optionally writes) the report.
+
+    Args:
+        tier: "smoke", "standard" or "full".
+        json_path: write the report here.
+        models: task -> arm -> model file (adds or overrides arms; NC defaults to the
+            shipped models for Pendulum and HalfCheetah).
+        workers: parallel cells (default: CPU count // threads).
+        executor: "ray", "process", "inline" or "auto" (Ray if installed, else
+            processes).
+        threads: planner threads per cell.
+    """
+    if tier not in TIERS:
+        raise ValueError(f"tier: expected one of {TIERS}, got {tier!r}")
+    tasks = _tier_tasks(tier, models)
+    jobs: list[Job] = []
+    skipped: list[dict] = []
+    for ts in tasks:
+        if not ts.models:
+            skipped.append({"task": ts.task, "reason": "no model file for any arm (pass --model TASK:ARM=FILE)"})
+            continue
+        for label, spec in ts.conditions:
+            for arm, path in ts.models.items():
+                if arm not in ARMS:
+                    raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS}")
+                for seed in ts.seeds:
+                    jobs.append(
+                        Job(
+                            ts.task,
+                            label,
+                            spec,
+                            arm,
+                            path,
+                            ts.optimizer,
+                            ts.knobs,
+                            seed,
+                            ts.episodes,
+                            threads,
+                            ts.max_steps,
+                        )
+                    )
+    workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
+    if executor == "auto":
+        executor = "ray" if _has_ray() else "process"
+    used, run_all = _executor(executor, workers)
+    t0 = time.perf_counter()
+    if progress:
+        print(f"ShiftBench {tier}: {len(jobs)} cells on {used} ({workers} workers)", flush=True)
+    cells = run_all(jobs)
+    report = {
+        "tier": tier,
+        "executor": used,
+        "workers": workers,
+        "threads_per_cell": threads,
+        "seconds": time.perf_counter() - t0,
+        "machine": _machine(),
+        "skipped": skipped,
+        "cells": cells,
+        "summary": summarize(cells),
+    }
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+def _has_ray() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _machine() -> dict:
+    import platform
+
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "load_average": load}
+
+
+def summarize(cells: list[dict]) -> list[dict]:
+    """One row per (task, condition, arm): returns with intervals, paired differences vs
+    NC, prediction errors, ranking agreement, adaptation speed, latency."""
+    rows = []
+    seen = list(dict.fromkeys((c["task"], c["condition"]) for c in cells))  # run order
+    keys = sorted(
+        {(c["task"], c["condition"], c["arm"]) for c in cells},
+        key=lambda k: (seen.index((k[0], k[1])), ARMS.index(k[2])),
+    )
+    by = {}
+    for c in cells:
+        by.setdefault((c["task"], c["condition"], c["arm"]), []).append(c)
+    for key in keys:
+        cs = sorted(by[key], key=lambda c: c["seed"])
+        returns = [r for c in cs for r in c["returns"]]
+        lo, hi = bootstrap_ci(returns)
+        plan_ms = np.concatenate([np.asarray(c["plan_ms"]) for c in cs])
+        row = {
+            "task": key[0],
+            "condition": key[1],
+            "arm": key[2],
+            "episodes": len(returns),
+            "return_mean": float(np.mean(returns)),
+            "return_ci95": [lo, hi],
+            "plan_p50_ms": float(np.percentile(plan_ms, 50)),
+            "plan_p99_ms": float(np.percentile(plan_ms, 99)),
+            "deadline_misses": int(sum(c["deadline_misses"] for c in cs)),
+            "k_step_mse": {
+                k: _mean_or_none([c["k_step_mse"][k] for c in cs if c["k_step_mse"][k] is not None])
+                for k in cs[0]["k_step_mse"]
+            },
+            "rank_rho": _mean_or_none([x for c in cs for x in c["rank_rho"]]),
+        }
+        nc = by.get((key[0], key[1], "NC"))
+        if key[2] != "NC" and nc:
+            nc = sorted(nc, key=lambda c: c["seed"])
+            a = [r for c in cs for r in c["returns"]]
+            b = [r for c in nc for r in c["returns"]]
+            if len(a) == len(b):
+                row["vs_NC_mean"] = float(np.mean(np.asarray(a) - np.asarray(b)))
+                row["vs_NC_ci95"] = list(paired_bootstrap_ci(a, b))
+        sw = cs[0].get("switch_step")
+        if sw is not None:
+            ref = by.get((key[0], key[1], "PC-oracle"))
+            steps = []
+            for i, c in enumerate(cs):
+                for e, tr in enumerate(c["one_step_trace"]):
+                    ref_tr = None
+                    if ref and key[2] != "PC-oracle":
+                        rc = sorted(ref, key=lambda c: c["seed"])
+                        if i < len(rc) and e < len(rc[i]["one_step_trace"]):
+                            ref_tr = rc[i]["one_step_trace"][e]
+                    steps.append(_adaptation_steps(tr, sw, ref_tr))
+            got = [s for s in steps if s is not None]
+            row["adaptation_steps"] = float(np.mean(got)) if got else None
+            row["adaptation_reference"] = "PC-oracle" if ref and key[2] != "PC-oracle" else "own steady state"
+            row["adaptation_never"] = len(steps) - len(got)
+        rows.append(row)
+    return rows
+
+
+def _mean_or_none(v: list[float]) -> float | None:
+    return float(np.mean(v)) if v else None
+
+
+def write_markdown(report: dict, path: str, command: str) -> None:
+    """A markdown table of the summary."""
+    lines = [
+        f"# ShiftBench, tier `{report['tier']}`",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {report['machine']}; {report['executor']} executor, {report['workers']} workers, "
+        f"{report['threads_per_cell']} planner thread(s) per cell; {report['seconds']:.0f} s.",
+        "",
+        "| task | condition | arm | episodes | return (95% CI) | vs NC (paired 95% CI) | 1-step MSE | 10-step MSE "
+        "| rank rho | adapt steps | plan p50/p99 ms | misses |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def f(x, fmt="{:.3g}"):
+        return "n/a" if x is None else fmt.format(x)
+
+    for r in report["summary"]:
+        vs = (
+            ""
+            if "vs_NC_mean" not in r
+            else f"{r['vs_NC_mean']:+.1f} ({r['vs_NC_ci95'][0]:+.1f} .. {r['vs_NC_ci95'][1]:+.1f})"
+        )
+        ad = ""
+        if "adaptation_steps" in r:
+            ad = f"{f(r['adaptation_steps'], '{:.0f}')} (vs {r['adaptation_reference']})"
+        lines.append(
+            f"| {r['task']} | {r['condition']} | {r['arm']} | {r['episodes']} | {r['return_mean']:.1f} "
+            f"({r['return_ci95'][0]:.1f} .. {r['return_ci95'][1]:.1f}) | {vs} | {f(r['k_step_mse'].get('1'))} | "
+            f"{f(r['k_step_mse'].get('10'))} | {f(r['rank_rho'], '{:.2f}')} | {ad} | {r['plan_p50_ms']:.2f} / "
+            f"{r['plan_p99_ms']:.2f} | {r['deadline_misses']} |"
+        )
+    for s in report["skipped"]:
+        lines.append(f"\nSkipped {s['task']}: {s['reason']}.")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def plot_report(report: dict, path: str) -> None:
+    """Returns per condition and arm (with intervals) and k-step prediction error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["summary"]
+    tasks = sorted({r["task"] for r in rows})
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(13, 3.8 * len(tasks)), squeeze=False)
+    colors = dict(zip(ARMS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for ti, task in enumerate(tasks):
+        tr = [r for r in rows if r["task"] == task]
+        conds = list(dict.fromkeys(r["condition"] for r in tr))
+        arms = [a for a in ARMS if any(r["arm"] == a for r in tr)]
+        ax = axes[ti][0]
+        w = 0.8 / max(1, len(arms))
+        for ai, arm in enumerate(arms):
+            xs, ys, err = [], [], [[], []]
+            for ci, c in enumerate(conds):
+                r = next((r for r in tr if r["condition"] == c and r["arm"] == arm), None)
+                if r is None:
+                    continue
+                xs.append(ci + ai * w)
+                ys.append(r["return_mean"])
+                err[0].append(r["return_mean"] - r["return_ci95"][0])
+                err[1].append(r["return_ci95"][1] - r["return_mean"])
+            ax.bar(xs, ys, w, yerr=err, color=colors[arm], label=arm, capsize=2)
+        ax.set_xticks(np.arange(len(conds)) + 0.4 - w / 2, conds, rotation=20, ha="right", fontsize=7)
+        ax.set(title=f"{task}: return per condition (95% CI)", ylabel="return")
+        ax.legend(fontsize=8)
+        ax = axes[ti][1]
+        for arm in arms:
+            for c in conds:
+                r = next((r for r in tr if r["condition"] == c and r["arm"] == arm), None)
+                if r is None:
+                    continue
+                ks = [int(k) for k, v in r["k_step_mse"].items() if v is not None]
+                vs = [r["k_step_mse"][str(k)] for k in ks]
+                ax.plot(
+                    ks,
+                    vs,
+                    marker="o",
+                    lw=1,
+                    color=colors[arm],
+                    alpha=0.8,
+                    ls="-" if c == "nominal" else "--",
+                    label=f"{arm}, {c}",
+                )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="k (steps)",
+            ylabel="latent MSE",
+            title=f"{task}: k-step prediction error",
+        )
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def job_dict(job: Job) -> dict:
+    return asdict(job)
