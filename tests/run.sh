@@ -23,6 +23,10 @@ UBSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/asan --output-on-failure
 echo "== ruff"
 ruff check planner tests benchmarks
 
+echo "== ShiftBench smoke tier"
+# From outside the source tree, so the installed package (with its native module) runs.
+(cd tests && python -m planner shiftbench --tier smoke --json ../build/shiftbench-smoke.json)
+
 echo "== Python tests"
 # Run from outside the source tree so the installed package is what gets tested.
 cd tests && python -m pytest -q python -p no:cacheprovider

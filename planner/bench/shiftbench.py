@@ -181,6 +181,14 @@ def _clone_env(env: Any) -> Any:
     if hasattr(base, "data") and hasattr(base, "model"):
         import mujoco
 
+        # deepcopy does not carry every in-place edit of the model (measured: body_mass
+        # came back at its compiled value), so copy every array of the model explicitly.
+        for name in dir(base.model):
+            if name.startswith("_"):
+                continue
+            src = getattr(base.model, name, None)
+            if isinstance(src, np.ndarray) and src.size and src.flags.writeable:
+                getattr(cbase.model, name)[...] = src
         what = mujoco.mjtState.mjSTATE_INTEGRATION
         state = np.empty(mujoco.mj_stateSize(base.model, what))
         mujoco.mj_getState(base.model, base.data, state, what)

@@ -1,0 +1,119 @@
+"""ShiftBench pieces: statistics, the simulator copy used for ranking, the cells, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gymnasium")
+
+from planner.bench import shiftbench  # noqa: E402
+from planner.evaluate import PENDULUM_MODEL, bootstrap_ci, paired_bootstrap_ci  # noqa: E402
+
+
+def test_spearman_matches_the_rank_definition():
+    x = np.array([3.0, 1.0, 2.0, 5.0, 4.0])
+    assert shiftbench._spearman(x, x) == pytest.approx(1.0)
+    assert shiftbench._spearman(x, -x) == pytest.approx(-1.0)
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    # ranks of x: 2 0 1 4 3 against 0 1 2 3 4: 1 - 6 * sum(d^2) / (n (n^2 - 1)) with sum(d^2) = 4+1+1+1+1
+    assert shiftbench._spearman(x, y) == pytest.approx(1 - 6 * 8 / (5 * 24))
+    assert np.isnan(shiftbench._spearman(np.ones(4), y[:4]))
+
+
+def test_paired_interval_is_the_interval_of_the_differences():
+    rng = np.random.default_rng(0)
+    a = rng.normal(10, 1, 30)
+    b = a - 2 + rng.normal(0, 0.1, 30)
+    lo, hi = paired_bootstrap_ci(a, b)
+    assert lo < 2 < hi and hi - lo < 0.2  # pairing removes the between-episode spread
+    lo_u, hi_u = bootstrap_ci(a)
+    assert hi_u - lo_u > hi - lo
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap_ci(a, b[:-1])
+
+
+def test_adaptation_steps_counts_from_the_switch():
+    trace = [1.0] * 50 + [10.0] * 12 + [1.0] * 40
+    ref = [1.0] * len(trace)
+    steps = shiftbench._adaptation_steps(trace, 50, ref)
+    assert steps is not None and 10 <= steps <= 16  # 12 bad steps, smoothed over 5
+    assert shiftbench._adaptation_steps([1.0] * 50 + [10.0] * 50, 50, [1.0] * 100) is None
+    # Without a reference: the arm's own last quarter.
+    assert shiftbench._adaptation_steps(trace, 50, None) == steps
+
+
+@pytest.mark.parametrize("task", ["Pendulum-v1", "HalfCheetah-v5"])
+def test_clone_env_continues_exactly(task):
+    if task != "Pendulum-v1":
+        pytest.importorskip("mujoco")
+    from planner.envs import make_env
+
+    env = make_env(task, {"params": {"m": 1.4}} if task == "Pendulum-v1" else {"params": {"mass": 1.5}}, seed=3)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    clone = shiftbench._clone_env(env)
+    for _ in range(5):
+        a = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
+        o1, r1, *_ = env.step(a)
+        o2, r2, *_ = clone.step(a)
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2
+    env.close()
+    clone.close()
+
+
+def test_one_cell_measures_everything():
+    job = shiftbench.Job(
+        task="Pendulum-v1",
+        condition="heavy",
+        shift={"name": "heavy", "params": {"m": 1.2}},
+        arm="NC",
+        model=str(PENDULUM_MODEL),
+        optimizer="mppi",
+        knobs=dict(samples=64, horizon=10, iterations=1, sigma=1.0, temperature=1.0),
+        seed=0,
+        episodes=1,
+        max_steps=40,
+        rank_every=20,
+    )
+    cell = shiftbench.run_job(job)
+    assert len(cell["returns"]) == 1 and np.isfinite(cell["returns"][0])
+    assert len(cell["plan_ms"]) == 40
+    assert set(cell["k_step_mse"]) == {"1", "5", "10", "30"}
+    assert all(v is not None and v >= 0 for v in cell["k_step_mse"].values())
+    # Errors grow with k for a learned model on its own trajectories.
+    assert cell["k_step_mse"]["30"] > cell["k_step_mse"]["1"]
+    assert len(cell["rank_rho"]) == 2 and all(-1 <= r <= 1 for r in cell["rank_rho"])
+    assert cell["shift_log"] is not None
+    assert len(cell["one_step_trace"][0]) == 39
+
+
+def test_arms_that_need_other_models_are_refused():
+    with pytest.raises(ValueError, match="C=0"):
+        shiftbench._context_source("NC", 3)
+    with pytest.raises(ValueError, match="contexts issue"):
+        shiftbench._context_source("OC", 8)
+    with pytest.raises(ValueError, match="tier"):
+        shiftbench.run_shiftbench("huge")
+
+
+def test_smoke_tier_cli_writes_json(tmp_path):
+    from planner.__main__ import main
+
+    out = tmp_path / "smoke.json"
+    md = tmp_path / "smoke.md"
+    args = ["shiftbench", "--tier", "smoke", "--json", str(out), "--markdown", str(md), "--executor", "inline"]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["tier"] == "smoke" and report["executor"] == "inline"
+    conds = [r["condition"] for r in report["summary"]]
+    assert conds[0] == "nominal" and len(conds) == 3  # nominal + 2 CaDM bins, arm NC
+    for row in report["summary"]:
+        assert row["arm"] == "NC" and row["episodes"] == 1
+        assert row["return_ci95"][0] <= row["return_mean"] <= row["return_ci95"][1]
+    assert "| Pendulum-v1 | nominal | NC |" in md.read_text()
