@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "MUJOCO_FIELDS",
     "MUJOCO_PARAMETERS",
     "PENDULUM_PARAMETERS",
     "apply_dynamics",
@@ -43,6 +45,8 @@ _MUJOCO_FIELDS: dict[str, tuple[str, int | None]] = {
     "gear": ("actuator_gear", 0),
 }
 MUJOCO_PARAMETERS = tuple(_MUJOCO_FIELDS)
+#: Read-only view of name -> (``MjModel`` attribute, column or None for the whole array).
+MUJOCO_FIELDS: Mapping[str, tuple[str, int | None]] = MappingProxyType(_MUJOCO_FIELDS)
 
 
 def dynamics_kind(env: Any) -> str:
