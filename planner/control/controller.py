@@ -171,6 +171,7 @@ class MPCController:
             self._since_plan = self.replan_every
         else:
             self._have_prev[b] = False
+            self._since_plan = self.replan_every  # robot b must not execute its last episode's held plan
 
     def observe(self, obs: Any) -> np.ndarray:
         """Records the transition that ended in `obs` ([S] or [B, S]); returns obs as float32 [B, S]."""

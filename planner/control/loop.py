@@ -22,6 +22,7 @@ iteration (the anytime guarantee).
 from __future__ import annotations
 
 import json
+import numbers
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -149,7 +150,7 @@ class LoopRunner:
         for i, r in enumerate(robots):
             if not (callable(getattr(r, "read", None)) and callable(getattr(r, "send", None))):
                 raise TypeError(f"robots[{i}]: expected an object with read() and send(action), got {type(r).__name__}")
-        if not (isinstance(hz, (int, float)) and np.isfinite(hz) and hz > 0):
+        if isinstance(hz, bool) or not (isinstance(hz, numbers.Real) and np.isfinite(hz) and hz > 0):
             raise ValueError(f"hz: expected a finite rate > 0, got {hz}")
         if not (0 < budget_fraction <= 1):
             raise ValueError(f"budget_fraction: expected 0 < f <= 1, got {budget_fraction}")
@@ -269,6 +270,8 @@ class LoopRunner:
                 last_tick = k
                 with cond:
                     state["plan"], state["plan_tick"] = r.plan.reshape(ctl.batch, ctl.horizon, -1).copy(), k
+                    ctl.last, ctl.context = r, ctx  # what a synchronous act() would have left
+                    ctl._plan[:] = state["plan"]
                     stats.plan_ms.append(r.elapsed_ms)
                     stats.plan_budget_ms.append(budget)
                     stats.iterations.append(r.iterations)
@@ -315,6 +318,8 @@ class LoopRunner:
                 state["stop"] = True
                 cond.notify_all()
             worker.join()
+        if state["error"] is not None:  # raised after the control thread's last look
+            raise state["error"]
         return stats
 
 

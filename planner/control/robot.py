@@ -7,9 +7,9 @@ A robot is anything with `read()` and `send(action)`:
   or a non-finite value is an error.
 - ``send(action [A] float32) -> None``: the command to apply from now on (a real
   robot latches it; a simulator steps with it).
-- optional ``stamp() -> float``: the time, in seconds on a monotonic clock, at which
-  the observation returned by the last `read()` was taken. The loop runner uses it to
-  report observation age.
+- optional ``stamp() -> float``: the time, in seconds on the robot's monotonic clock,
+  at which the observation returned by the last `read()` was taken (for the caller's
+  logs and latency accounting; the loop runner does not call it).
 - optional ``done: bool``: the episode is over (the runner stops sending to it).
 
 `GymRobot` adapts a gymnasium environment; docs/CONTROL.md wires a robot behind a
