@@ -41,7 +41,7 @@ void ThreadPool::work(std::uint32_t job, int thread) {
   for (;;) {
     if (static_cast<std::uint32_t>(cur >> 32) != job) return;
     const int item = static_cast<int>(cur & 0xffffffffu);
-    if (item >= items_) return;
+    if (item >= items_.load(std::memory_order_relaxed)) return;
     if (!cursor_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The caller cannot publish a new job before this item is done, so body_/ctx_
     // still belong to `job`.
@@ -60,7 +60,7 @@ void ThreadPool::run(int items, Body body, void* ctx) {
   const std::uint32_t job = job_.load(std::memory_order_relaxed) + 1;
   body_ = body;
   ctx_ = ctx;
-  items_ = items;
+  items_.store(items, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   cursor_.store(static_cast<std::uint64_t>(job) << 32, std::memory_order_release);
   job_.store(job, std::memory_order_release);

@@ -55,7 +55,10 @@ class ThreadPool {
   alignas(64) std::atomic<int> done_{0};           // items finished in the current job
   Body body_ = nullptr;
   void* ctx_ = nullptr;
-  int items_ = 0;
+  // Read by a worker that may still hold the previous job's cursor while run() writes
+  // the next job's count: atomic (relaxed) so that race is defined; its value is then
+  // irrelevant, the compare-exchange on cursor_ fails.
+  std::atomic<int> items_{0};
   std::atomic<bool> stop_{false};
 };
 
