@@ -23,6 +23,9 @@ UBSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/asan --output-on-failure
 echo "== ruff"
 ruff check planner tests benchmarks
 
+echo "== README demo (default settings)"
+(cd tests && python -m planner demo --no-progress --plot ../build/demo.png --json ../build/demo.json)
+
 echo "== ShiftBench smoke tier"
 # From outside the source tree, so the installed package (with its native module) runs.
 (cd tests && python -m planner shiftbench --tier smoke --json ../build/shiftbench-smoke.json)
