@@ -197,3 +197,17 @@ def test_bad_budget_is_rejected(bad):
     p = planner.Planner("pendulum", planner.MPPIConfig(samples=16, horizon=4), threads=1)
     with pytest.raises((ValueError, TypeError), match="budget_ms"):
         p.plan(np.zeros(2, np.float32), budget_ms=bad)
+
+
+def test_budget_applies_to_python_scorers():
+    # Every iteration sleeps >= 5 ms, so a 12 ms budget leaves room for at most 2.
+    import time
+
+    def slow(state, actions):
+        time.sleep(0.005)
+        return -np.sum(actions**2, axis=(2, 3)).astype(np.float32)
+
+    p = planner.Planner(slow, planner.MPPIConfig(samples=8, horizon=3, iterations=10), lower=-1, upper=1, action_dim=1)
+    r = p.plan(np.zeros(2, np.float32), budget_ms=12.0)
+    assert 1 <= r.iterations <= 2 and r.budget_stopped and r.max_iteration_ms >= 5.0
+    assert p.plan(np.zeros(2, np.float32)).iterations == 10
