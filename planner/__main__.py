@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--workers", type=int, default=None)
     sb.add_argument("--executor", choices=["auto", "ray", "process", "inline"], default="auto")
     sb.add_argument("--threads", type=int, default=1, help="planner threads per cell")
+    sb.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
@@ -220,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             executor=args.executor,
             threads=args.threads,
+            progress=not args.no_progress,
         )
         for row in report["summary"]:
             ci = row["return_ci95"]

@@ -28,7 +28,7 @@ echo "== README demo (default settings)"
 
 echo "== ShiftBench smoke tier"
 # From outside the source tree, so the installed package (with its native module) runs.
-(cd tests && python -m planner shiftbench --tier smoke --json ../build/shiftbench-smoke.json)
+(cd tests && python -m planner shiftbench --tier smoke --no-progress --json ../build/shiftbench-smoke.json)
 
 echo "== Python tests"
 # Run from outside the source tree so the installed package is what gets tested.

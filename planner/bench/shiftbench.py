@@ -34,7 +34,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -376,7 +376,9 @@ def _rank_agreement(planner: Any, scorer: Any, env: Any, obs: np.ndarray, r: Any
     return _spearman(predicted, true)
 
 
-def _executor(kind: str, workers: int):
+def _executor(kind: str, workers: int, tick: Callable[[], None]):
+    """(name, run_all): runs jobs on Ray, in worker processes or inline, in job order;
+    `tick()` is called as each cell finishes (progress)."""
     if kind == "ray":
         try:
             import ray
@@ -386,15 +388,35 @@ def _executor(kind: str, workers: int):
             if not ray.is_initialized():
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             remote = ray.remote(run_job)
-            return "ray", lambda jobs: ray.get([remote.remote(j) for j in jobs])
+
+            def run_ray(jobs: list[Job]) -> list[dict]:
+                refs = [remote.remote(j) for j in jobs]
+                pending = list(refs)
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    tick()
+                return ray.get(refs)
+
+            return "ray", run_ray
     if kind == "process" and workers > 1:
 
         def run_all(jobs: list[Job]) -> list[dict]:
             with ProcessPoolExecutor(max_workers=workers) as ex:
-                return list(ex.map(run_job, jobs))
+                futures = [ex.submit(run_job, j) for j in jobs]
+                for _ in as_completed(futures):
+                    tick()
+                return [f.result() for f in futures]
 
         return "process", run_all
-    return "inline", lambda jobs: [run_job(j) for j in jobs]
+
+    def run_inline(jobs: list[Job]) -> list[dict]:
+        out = []
+        for j in jobs:
+            out.append(run_job(j))
+            tick()
+        return out
+
+    return "inline", run_inline
 
 
 def run_shiftbench(
@@ -451,11 +473,23 @@ def run_shiftbench(
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
     if executor == "auto":
         executor = "ray" if _has_ray() else "process"
-    used, run_all = _executor(executor, workers)
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), unit="cell", desc=f"ShiftBench {tier}")
+        except ImportError:
+            pass
+    used, run_all = _executor(executor, workers, (lambda: bar.update(1)) if bar is not None else (lambda: None))
     t0 = time.perf_counter()
     if progress:
         print(f"ShiftBench {tier}: {len(jobs)} cells on {used} ({workers} workers)", flush=True)
-    cells = run_all(jobs)
+    try:
+        cells = run_all(jobs)
+    finally:
+        if bar is not None:
+            bar.close()
     report = {
         "tier": tier,
         "executor": used,

@@ -107,7 +107,18 @@ def test_smoke_tier_cli_writes_json(tmp_path):
 
     out = tmp_path / "smoke.json"
     md = tmp_path / "smoke.md"
-    args = ["shiftbench", "--tier", "smoke", "--json", str(out), "--markdown", str(md), "--executor", "inline"]
+    args = [
+        "shiftbench",
+        "--tier",
+        "smoke",
+        "--json",
+        str(out),
+        "--markdown",
+        str(md),
+        "--executor",
+        "inline",
+        "--no-progress",
+    ]
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert report["tier"] == "smoke" and report["executor"] == "inline"
