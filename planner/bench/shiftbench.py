@@ -87,7 +87,8 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
             out += _named(suites.suite(task, n))[:first]
         return out
 
-    icem = dict(samples=512, horizon=12, iterations=3, elites=32, init_std=0.5, colored_noise_beta=2.0)
+    # The configuration the HalfCheetah model was trained and evaluated with (configs/halfcheetah.json).
+    icem = dict(samples=512, horizon=12, iterations=3, elites=32, noise_beta=2.0, min_std=0.05)
     tasks = [
         TaskSetup(
             "Pendulum-v1",
@@ -447,6 +448,7 @@ def run_shiftbench(
     jobs: list[Job] = []
     skipped: list[dict] = []
     for ts in tasks:
+        config_from_dict(ts.optimizer, ts.knobs)  # a bad configuration fails here, not in a worker
         if not ts.models:
             skipped.append({"task": ts.task, "reason": "no model file for any arm (pass --model TASK:ARM=FILE)"})
             continue

@@ -128,3 +128,20 @@ def test_smoke_tier_cli_writes_json(tmp_path):
         assert row["arm"] == "NC" and row["episodes"] == 1
         assert row["return_ci95"][0] <= row["return_mean"] <= row["return_ci95"][1]
     assert "| Pendulum-v1 | nominal | NC |" in md.read_text()
+
+
+def test_every_tier_is_well_formed():
+    # Optimizer configurations and every shift spec of every tier are valid for their task.
+    pytest.importorskip("mujoco")
+    from planner.config import config_from_dict
+    from planner.envs import check_spec, make_env
+
+    for tier in shiftbench.TIERS:
+        for ts in shiftbench._tier_tasks(tier, None):
+            config_from_dict(ts.optimizer, ts.knobs)
+            env = make_env(ts.task)
+            try:
+                for _label, spec in ts.conditions:
+                    check_spec(spec, env)
+            finally:
+                env.close()
