@@ -506,8 +506,19 @@ def run_shiftbench(
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         with open(json_path, "w") as f:
-            json.dump(report, f, indent=1)
+            json.dump(_rounded(report), f, separators=(",", ":"))
     return report
+
+
+def _rounded(x: Any) -> Any:
+    """Floats to 4 significant digits for the JSON file (per-step traces dominate its size)."""
+    if isinstance(x, float):
+        return float(f"{x:.4g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_rounded(v) for v in x]
+    return x
 
 
 def _has_ray() -> bool:
@@ -663,8 +674,10 @@ def plot_report(report: dict, path: str) -> None:
         ax.set(title=f"{task}: return per condition (95% CI)", ylabel="return")
         ax.legend(fontsize=8)
         ax = axes[ti][1]
-        for arm in arms:
-            for c in conds:
+        palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        styles = dict(zip(ARMS, ["-", "--", ":", "-."], strict=True))
+        for ci, c in enumerate(conds):
+            for arm in arms:
                 r = next((r for r in tr if r["condition"] == c and r["arm"] == arm), None)
                 if r is None:
                     continue
@@ -674,18 +687,17 @@ def plot_report(report: dict, path: str) -> None:
                     ks,
                     vs,
                     marker="o",
-                    lw=1,
-                    color=colors[arm],
-                    alpha=0.8,
-                    ls="-" if c == "nominal" else "--",
-                    label=f"{arm}, {c}",
+                    lw=1.2,
+                    color=palette[ci % len(palette)],
+                    ls=styles[arm],
+                    label=f"{c}" + (f" ({arm})" if len(arms) > 1 else ""),
                 )
         ax.set(
             xscale="log",
             yscale="log",
             xlabel="k (steps)",
             ylabel="latent MSE",
-            title=f"{task}: k-step prediction error",
+            title=f"{task}: k-step prediction error" + (" (line style = arm)" if len(arms) > 1 else f" ({arms[0]})"),
         )
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
