@@ -114,6 +114,11 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         "planning runs beside the loop and the latency is only read + pick + send. A deadline miss is a tick "
         "whose work exceeded the period. An overrun is a plan that ran past its budget; the anytime rule bounds "
         "it by the plan's slowest iteration (checked per plan).",
+        "",
+        "The simulated robot advances one env step (0.05 s for HalfCheetah-v5) per tick, so the simulation runs "
+        "faster than wall time: the run measures the loop's latency and deadline behaviour at 100 Hz, and the "
+        "return shows the controller still works with the anytime budget (the model was trained with 3 iCEM "
+        "iterations of 512 samples; reports/halfcheetah.md: 1324 per 1000 steps).",
     ]
     Path(path).write_text("\n".join(text) + "\n")
 
@@ -130,12 +135,18 @@ def plot_report(report: dict, path: str) -> None:
         a.hist(r["plan_ms"], bins=60, histtype="step", lw=1.5, label=f"plan, {r['mode']}")
         a.hist(r["latency_ms"], bins=60, histtype="step", lw=1.0, ls="--", label=f"tick, {r['mode']}")
         its = np.asarray(r["iterations"])
-        b.plot(np.arange(len(its)), its, lw=0.6, label=r["mode"])
+        edges = np.arange(0.5, report["config"]["iterations"] + 1.5)
+        b.hist(its, bins=edges, histtype="step", lw=1.5, label=r["mode"])
     a.axvline(period, color="r", lw=1, label="period")
     a.axvline(period * report["budget_fraction"], color="k", lw=1, ls=":", label="budget")
     a.set(xlabel="ms", ylabel="count", yscale="log", title=f"{report['hz']:.0f} Hz loop: latency")
     a.legend(fontsize=7)
-    b.set(xlabel="tick", ylabel="iterations completed", title="Anytime iterations per plan")
+    b.set(
+        xlabel="iterations completed (of the configured maximum)",
+        ylabel="plans",
+        yscale="log",
+        title="Anytime: iterations that fit the budget",
+    )
     b.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
