@@ -53,7 +53,7 @@ def run_closed_loop(
     episodes: int = 1,
     seed: int = 0,
     hz: float | None = None,
-    budget_fraction: float = 0.8,
+    budget_fraction: float | None = 0.8,
     max_steps: int | None = None,
     context: Any = None,
     context_from_env: Callable[[Any], Any] | None = None,
@@ -69,7 +69,8 @@ def run_closed_loop(
         shift: a shift spec for `planner.envs.make_env` (None: nominal dynamics).
         episodes, seed: episode e resets the env with seed + e.
         hz: control rate (default: the task's, 1 / env.dt); sets the planning budget.
-        budget_fraction: share of the period a plan may take (anytime planning).
+        budget_fraction: share of the period a plan may take (anytime planning); None:
+            every configured iteration runs (deterministic returns).
         max_steps: cap on steps per episode (default: the task's time limit).
         context: for a model with C > 0: fixed [C] or a callable (History) -> [1, C].
         context_from_env: alternatively, (env) -> context source, built once per run

@@ -17,7 +17,9 @@ measures:
 - ranking agreement: every `rank_every` steps, the planner's sampling distribution is
   sampled (16 sequences + the plan), the model scores them, and each is executed in a
   copy of the true (shifted) simulator; Spearman rho between the two;
-- milliseconds per control step (plan p50 / p99) and deadline misses.
+- milliseconds per control step (plan p50 / p99) and deadline misses. Plans run every
+  configured iteration (no anytime budget), so returns do not depend on the load of
+  the machine and are identical on every executor.
 
 Arms are model files: an arm runs only when a model for it is given (C = 0 for NC;
 PC-oracle needs C = the number of modeled parameters of the task, fed their log
@@ -150,6 +152,9 @@ class Job:
     max_steps: int | None = None
     rank_every: int = 20
     rank_samples: int = 16
+    # None: every configured iteration runs, so returns do not depend on the machine's
+    # load and arms compare on equal plans; ms per step is still measured.
+    budget_fraction: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -321,6 +326,7 @@ def run_job(job: Job) -> dict:
         episodes=job.episodes,
         seed=job.seed * 1000,
         max_steps=job.max_steps,
+        budget_fraction=job.budget_fraction,
         context_from_env=context_from_env,
         record=True,
     )

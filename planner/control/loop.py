@@ -22,6 +22,7 @@ iteration (the anytime guarantee).
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import threading
 import time
@@ -84,7 +85,7 @@ class LoopStats:
         out = {
             "hz": self.hz,
             "period_ms": self.period_ms,
-            "budget_ms": self.budget_ms,
+            "budget_ms": self.budget_ms if math.isfinite(self.budget_ms) else None,
             "background": self.background,
             "realtime": self.realtime,
             "ticks": self.ticks,
@@ -126,7 +127,9 @@ class LoopRunner:
         controller: an `MPCController` with batch B.
         robots: one robot (B = 1) or a sequence of B robots (see `planner.control.Robot`).
         hz: control rate.
-        budget_fraction: share of the period given to planning (0 < f <= 1).
+        budget_fraction: share of the period given to planning (0 < f <= 1); None runs
+            every configured iteration (deterministic plans, e.g. for benchmarks that
+            compare models; deadline misses are still counted).
         realtime: sleep until each tick (a real robot); False runs ticks back to back.
         background: plan in a background thread while the last action executes
             (needs realtime=True: the plan's latency is measured against the clock).
@@ -138,7 +141,7 @@ class LoopRunner:
         robots: Any,
         hz: float,
         *,
-        budget_fraction: float = 0.8,
+        budget_fraction: float | None = 0.8,
         realtime: bool = True,
         background: bool = False,
     ) -> None:
@@ -152,8 +155,12 @@ class LoopRunner:
                 raise TypeError(f"robots[{i}]: expected an object with read() and send(action), got {type(r).__name__}")
         if isinstance(hz, bool) or not (isinstance(hz, numbers.Real) and np.isfinite(hz) and hz > 0):
             raise ValueError(f"hz: expected a finite rate > 0, got {hz}")
-        if not (0 < budget_fraction <= 1):
-            raise ValueError(f"budget_fraction: expected 0 < f <= 1, got {budget_fraction}")
+        if budget_fraction is not None and not (
+            isinstance(budget_fraction, numbers.Real)
+            and not isinstance(budget_fraction, bool)
+            and 0 < budget_fraction <= 1
+        ):
+            raise ValueError(f"budget_fraction: expected 0 < f <= 1 or None (no budget), got {budget_fraction}")
         if background and not realtime:
             raise ValueError("background=True needs realtime=True: a background plan's latency is counted in ticks")
         if background and controller.replan_every != 1:
@@ -162,7 +169,7 @@ class LoopRunner:
         self.robots = robots
         self.hz = float(hz)
         self.period = 1.0 / self.hz
-        self.budget_fraction = float(budget_fraction)
+        self.budget_fraction = None if budget_fraction is None else float(budget_fraction)
         self.realtime = bool(realtime)
         self.background = bool(background)
 
@@ -181,11 +188,14 @@ class LoopRunner:
     def _new_stats(self) -> LoopStats:
         return LoopStats(
             self.hz,
-            self.budget_fraction * self.period * 1e3,
+            self._budget_ms(),
             self.background,
             self.realtime,
             configured_iterations=self.controller.planner.config.iterations,
         )
+
+    def _budget_ms(self) -> float:
+        return math.inf if self.budget_fraction is None else self.budget_fraction * self.period * 1e3
 
     # -- running --------------------------------------------------------------------------
     def run(
@@ -205,7 +215,7 @@ class LoopRunner:
             return self._run_background(steps, stop_when_done, on_step)
         stats = self._new_stats()
         ctl = self.controller
-        budget = self.budget_fraction * self.period * 1e3
+        budget = self._budget_ms()
         clock = time.perf_counter
         next_tick = clock()
         for k in range(steps):
@@ -216,10 +226,10 @@ class LoopRunner:
             obs = ctl.observe(self._read())
             planned = ctl._since_plan >= ctl.replan_every
             if planned:
-                left = budget - (clock() - t0) * 1e3
-                r = ctl.plan(obs, budget_ms=max(left, 1e-3))
+                left = max(budget - (clock() - t0) * 1e3, 1e-3)
+                r = ctl.plan(obs, budget_ms=left if math.isfinite(left) else None)
                 stats.plan_ms.append(r.elapsed_ms)
-                stats.plan_budget_ms.append(max(left, 1e-3))
+                stats.plan_budget_ms.append(left)
                 stats.iterations.append(r.iterations)
                 stats.max_iteration_ms.append(r.max_iteration_ms)
             else:
@@ -243,7 +253,7 @@ class LoopRunner:
     def _run_background(self, steps: int, stop_when_done: bool, on_step) -> LoopStats:
         stats = self._new_stats()
         ctl = self.controller
-        budget = self.budget_fraction * self.period * 1e3
+        budget = self._budget_ms()
         clock = time.perf_counter
         cond = threading.Condition()
         state: dict[str, Any] = {"job": None, "plan": None, "plan_tick": -1, "stop": False, "error": None}
@@ -261,7 +271,7 @@ class LoopRunner:
                 try:
                     if last_tick is not None and k - last_tick > 1:
                         ctl.planner.shift(k - last_tick - 1)  # plan() shifted by 1 already
-                    r = ctl.planner.plan(obs, ctx, budget_ms=budget)
+                    r = ctl.planner.plan(obs, ctx, budget_ms=budget if math.isfinite(budget) else None)
                 except Exception as e:  # surfaced in the control thread
                     with cond:
                         state["error"] = e

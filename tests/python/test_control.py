@@ -597,3 +597,18 @@ def test_robot_server_drops_malformed_clients_and_keeps_serving():
     assert not server.running and server.clients == 3
     with pytest.raises(TypeError, match="read"):
         serve_robot(object())
+
+
+def test_loop_without_budget_runs_every_iteration_and_is_deterministic():
+    def run():
+        robot = pendulum_robot(seed=4, max_steps=15)
+        robot.reset()
+        stats = LoopRunner(
+            MPCController(model_planner(iterations=3)), robot, hz=1000, budget_fraction=None, realtime=False
+        ).run(15)
+        return robot.episode_return, stats
+
+    ret, stats = run()
+    assert stats.iterations == [3] * 15 and stats.summary()["budget_ms"] is None
+    assert stats.summary()["budget_overruns"] == 0
+    assert run()[0] == ret

@@ -91,6 +91,9 @@ def test_one_cell_measures_everything():
     assert len(cell["rank_rho"]) == 2 and all(-1 <= r <= 1 for r in cell["rank_rho"])
     assert cell["shift_log"] is not None
     assert len(cell["one_step_trace"][0]) == 39
+    # Without a time budget a cell is deterministic: the same job gives the same episode.
+    again = shiftbench.run_job(job)
+    assert again["returns"] == cell["returns"] and again["k_step_mse"] == cell["k_step_mse"]
 
 
 def test_arms_that_need_other_models_are_refused():
