@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--executor", choices=["auto", "ray", "process", "inline"], default="auto")
     sb.add_argument("--threads", type=int, default=1, help="planner threads per cell")
     sb.add_argument("--no-progress", action="store_true")
+    sb.add_argument("--tasks", default=None, help="comma-separated tasks of the tier to run (default: all)")
 
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             executor=args.executor,
             threads=args.threads,
             progress=not args.no_progress,
+            tasks=tuple(t for t in args.tasks.split(",") if t) if args.tasks else None,
         )
         for row in report["summary"]:
             ci = row["return_ci95"]

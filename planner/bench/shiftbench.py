@@ -158,26 +158,22 @@ class Job:
     extra: dict = field(default_factory=dict)
 
 
-def _context_source(arm: str, model_context_dim: int) -> Callable[[Any], Any] | None:
-    """For PC-oracle: (env) -> a context callable reading the env's true log factors."""
+def _context_source(arm: str, model: Any) -> tuple[Callable[[Any], Any] | None, int]:
+    """(env -> context source, or None; history K for the controller) of an arm."""
+    from ..context import OracleContext, OutcomeContext
+
+    C = model.context_dim
     if arm == "NC":
-        if model_context_dim != 0:
-            raise ValueError(f"arm NC needs a model without context (C=0), got C={model_context_dim}")
-        return None
+        if C != 0:
+            raise ValueError(f"arm NC needs a model without context (C=0), got C={C}")
+        return None, 32
     if arm == "PC-oracle":
-        from ..envs import oracle_context, parameter_names
-
-        def make(env: Any) -> Callable[[Any], np.ndarray]:
-            names = parameter_names(env)
-            if len(names) != model_context_dim:
-                raise ValueError(
-                    f"arm PC-oracle: the model's context has C={model_context_dim} dims, the task has "
-                    f"{len(names)} modeled parameters {names}"
-                )
-            return lambda history: oracle_context(env, names)[None].astype(np.float32)
-
-        return make
-    raise ValueError(f"arm {arm!r} needs the context encoders of the contexts issue; known here: NC, PC-oracle")
+        OracleContext.from_model(None, model)  # validates the model before any episode runs
+        return (lambda env: OracleContext.from_model(env, model)), 32
+    if arm == "OC":
+        enc = OutcomeContext(model)
+        return (lambda env: enc), enc.history
+    raise ValueError(f"arm {arm!r}: not available here; known: NC, PC-oracle, OC")
 
 
 def _clone_env(env: Any) -> Any:
@@ -283,7 +279,7 @@ def run_job(job: Job) -> dict:
 
     cfg = config_from_dict(job.optimizer, job.knobs)
     model = WorldModel.load(job.model)
-    ctx_factory = _context_source(job.arm, model.context_dim)
+    ctx_factory, history = _context_source(job.arm, model)
     planner = Planner.from_file(job.model, cfg, seed=job.seed, threads=job.threads)
     scorer = LatentScorer(model, terminal_value=True)
     contexts: list[list[np.ndarray | None]] = []
@@ -328,6 +324,7 @@ def run_job(job: Job) -> dict:
         max_steps=job.max_steps,
         budget_fraction=job.budget_fraction,
         context_from_env=context_from_env,
+        history=history,
         record=True,
     )
     seconds = time.perf_counter() - t0
@@ -435,6 +432,7 @@ def run_shiftbench(
     executor: str = "auto",
     threads: int = 1,
     progress: bool = True,
+    tasks: tuple[str, ...] | None = None,
 ) -> dict:
     """Runs a tier and returns (and optionally writes) the report.
 
@@ -447,13 +445,19 @@ def run_shiftbench(
         executor: "ray", "process", "inline" or "auto" (Ray if installed, else
             processes).
         threads: planner threads per cell.
+        tasks: run only these tasks of the tier (default: all).
     """
     if tier not in TIERS:
         raise ValueError(f"tier: expected one of {TIERS}, got {tier!r}")
-    tasks = _tier_tasks(tier, models)
+    setups = _tier_tasks(tier, models)
+    if tasks:
+        unknown = set(tasks) - {ts.task for ts in setups}
+        if unknown:
+            raise ValueError(f"tasks: {sorted(unknown)} not in tier {tier!r} ({[ts.task for ts in setups]})")
+        setups = [ts for ts in setups if ts.task in tasks]
     jobs: list[Job] = []
     skipped: list[dict] = []
-    for ts in tasks:
+    for ts in setups:
         config_from_dict(ts.optimizer, ts.knobs)  # a bad configuration fails here, not in a worker
         if not ts.models:
             skipped.append({"task": ts.task, "reason": "no model file for any arm (pass --model TASK:ARM=FILE)"})

@@ -66,6 +66,15 @@ def model_metadata(model: WorldModel, info: dict | None = None) -> tuple[dict, d
         "reward": [_network(f"reward.{m}", r, ["z", "a", "c"], tensors) for m, r in enumerate(model.reward_heads)],
         "value": _network("value", model.value_head, ["z", "c"], tensors) if model.value_head is not None else None,
     }
+    if model.context_embed is not None:
+        embed = _network("context_encoder.embed", model.context_embed, [], tensors)
+        head = _network("context_encoder.head", model.context_head, [], tensors)
+        networks["context_encoder"] = {
+            "history": model.context_history,
+            "pool": "mean",
+            "embed": {"layers": embed["layers"]},
+            "head": {"layers": head["layers"]},
+        }
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -293,8 +302,28 @@ def load_model(path: str | Path) -> WorldModel:
         value, vs = _load_network("value", nets["value"], tensors, ["z", "c"], C)
         _check_chain("value", value, Z + C, 1, f"Z+C={Z + C}")
         states["value_head"] = vs
+    ctx_enc = None
+    if nets.get("context_encoder") is not None:
+        ce = nets["context_encoder"]
+        if C == 0:
+            raise ValueError(f"{path}: networks.context_encoder needs context_dim > 0")
+        if not isinstance(ce, dict) or set(ce) - {"history", "pool", "embed", "head"}:
+            raise ValueError(f"{path}: networks.context_encoder must be {{history, pool, embed, head}}")
+        K = ce.get("history")
+        if isinstance(K, bool) or not isinstance(K, int) or K < 1:
+            raise ValueError(f"{path}: networks.context_encoder.history must be an int >= 1, got {K!r}")
+        if ce.get("pool", "mean") != "mean":
+            raise ValueError(f"{path}: networks.context_encoder.pool must be 'mean', got {ce.get('pool')!r}")
+        emb, es = _load_network("context_encoder.embed", ce.get("embed"), tensors, [], C)
+        _check_chain("context_encoder.embed", emb, 2 * S + A, emb[-1].out, f"2S+A={2 * S + A}")
+        head, hs = _load_network("context_encoder.head", ce.get("head"), tensors, [], C)
+        _check_chain("context_encoder.head", head, emb[-1].out, 2 * C, f"E={emb[-1].out}")
+        ctx_enc = {"history": K, "embed": emb, "head": head}
+        states["context_embed"], states["context_head"] = es, hs
     cfg = _config_from(meta, S, A, Z, C, M, discount, dyn, value is not None)
-    model = WorldModel(cfg, {"encoder": enc, "dynamics": dyn, "reward": rew, "value": value})
+    model = WorldModel(
+        cfg, {"encoder": enc, "dynamics": dyn, "reward": rew, "value": value, "context_encoder": ctx_enc}
+    )
     full = {f"{prefix}.{k}": v for prefix, st in states.items() for k, v in st.items()}
     missing, unexpected = model.load_state_dict(full, strict=False)
     missing = [k for k in missing if k.split(".")[-1] not in _BUFFERS]

@@ -81,8 +81,17 @@ class TrainConfig:
         dataset: a dataset directory; loaded if it exists, else collected and saved
             there. None: collect in memory only.
         collect: collection settings.
-        context: "zeros" (C zeros) or "oracle" (log scale factors of the episode's
-            dynamics, zero-padded to C).
+        context: "zeros" (C zeros), "oracle" (log scale factors of the episode's
+            dynamics, zero-padded to C: the PC-oracle arm) or "outcome" (inferred by the
+            model's context encoder from the K transitions before each training segment,
+            trained jointly: the OC arm; needs overrides context_history K > 0).
+        context_loss: for "outcome": "full" (outcome prediction + kl_coef * KL to N(0, I)
+            + infonce_coef * multi-positive InfoNCE over dynamics IDs) or "prediction"
+            (outcome prediction only: the CaDM-style ablation).
+        kl_coef, infonce_coef, infonce_temperature: weights of the context losses and
+            the InfoNCE temperature (on L2-normalized context means).
+        draws_per_batch: for "outcome": batches hold this many dynamics IDs with
+            batch_size / draws_per_batch segments each, so every anchor has positives.
         steps: gradient steps.
         batch_size: sub-trajectories per step.
         horizon: T, steps of the multi-step losses.
@@ -108,6 +117,11 @@ class TrainConfig:
     dataset: str | None = None
     collect: CollectConfig = field(default_factory=CollectConfig)
     context: str = "zeros"
+    context_loss: str = "full"
+    kl_coef: float = 1e-3
+    infonce_coef: float = 0.1
+    infonce_temperature: float = 0.1
+    draws_per_batch: int = 32
     steps: int = 10000
     batch_size: int = 256
     horizon: int = 5
@@ -146,8 +160,17 @@ class TrainConfig:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.context not in ("zeros", "oracle"):
-            raise ValueError(f"context must be 'zeros' or 'oracle', got {self.context!r}")
+        if self.context not in ("zeros", "oracle", "outcome"):
+            raise ValueError(f"context must be 'zeros', 'oracle' or 'outcome', got {self.context!r}")
+        if self.context_loss not in ("full", "prediction"):
+            raise ValueError(f"context_loss must be 'full' or 'prediction', got {self.context_loss!r}")
+        for name in ("kl_coef", "infonce_coef"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.infonce_temperature > 0:
+            raise ValueError(f"infonce_temperature must be > 0, got {self.infonce_temperature}")
+        if not 1 <= self.draws_per_batch <= self.batch_size:
+            raise ValueError(f"draws_per_batch must be in [1, batch_size], got {self.draws_per_batch}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.collect.episodes < 1:
@@ -219,6 +242,25 @@ def episode_context(ds: Dataset, context_dim: int, mode: str = "zeros") -> np.nd
     return ctx
 
 
+@torch.no_grad()
+def outcome_episode_context(model: WorldModel, ds: Dataset) -> np.ndarray:
+    """Context per episode [E, C] inferred by the model's encoder from its first K transitions."""
+    K = model.context_history
+    out = np.zeros((ds.num_episodes, model.config.context_dim), np.float32)
+    for e, start in enumerate(ds.episode_starts()):
+        n = int(min(K, ds.episode_length[e]))
+        sl = slice(int(start), int(start) + n)
+        pad = K - n
+
+        def win(x: np.ndarray, sl: slice = sl, pad: int = pad) -> torch.Tensor:
+            t = torch.from_numpy(np.asarray(x[sl], np.float32))
+            return torch.cat([torch.zeros(pad, t.shape[1]), t])[None]
+
+        mask = torch.tensor([[0] * pad + [1] * n])
+        out[e] = model.infer_context(win(ds.observation), win(ds.action), win(ds.next_observation), mask)[0].numpy()
+    return out
+
+
 def fit_normalization(model: WorldModel, ds: Dataset) -> None:
     """Sets the model's normalization from data: obs mean/std, reward mean/std, box."""
     if not (np.isfinite(ds.action_low).all() and np.isfinite(ds.action_high).all()):
@@ -258,10 +300,32 @@ class _Tensors:
             raise ValueError(f"no episode is at least horizon={horizon} steps long")
         self.horizon = horizon
 
+    def enable_history(self, ds: Dataset, history: int, draws_per_batch: int) -> None:
+        """Outcome contexts: batches carry the K transitions before each segment and its dynamics ID."""
+        self.history = history
+        self.draws_per_batch = draws_per_batch
+        self.frame = torch.from_numpy(ds.frame_index.astype(np.int64))
+        self.dyn = torch.from_numpy(ds.dynamics_id[ds.episode_index].astype(np.int64))
+        ids = self.dyn[self.starts]
+        self.draw_ids = torch.unique(ids)
+        self.draw_starts = [self.starts[ids == d] for d in self.draw_ids]
+
     def batch(self, n: int, gen: torch.Generator) -> dict[str, torch.Tensor | None]:
-        i = self.starts[torch.randint(len(self.starts), (n,), generator=gen)]
+        if getattr(self, "history", 0):
+            # Stratified: D draws x n/D segments, so every anchor has positives (same dynamics ID).
+            D = min(self.draws_per_batch, len(self.draw_ids))
+            per = max(1, n // D)
+            pick = torch.randperm(len(self.draw_ids), generator=gen)[:D]
+            i = torch.cat(
+                [
+                    self.draw_starts[d][torch.randint(len(self.draw_starts[d]), (per,), generator=gen)]
+                    for d in pick.tolist()
+                ]
+            )
+        else:
+            i = self.starts[torch.randint(len(self.starts), (n,), generator=gen)]
         idx = i[:, None] + torch.arange(self.horizon)
-        return {
+        out = {
             "obs0": self.obs[i],
             "act": self.act[idx],
             "rew": self.rew[idx],
@@ -269,12 +333,47 @@ class _Tensors:
             "term": self.term[idx],
             "ctx": None if self.ctx is None else self.ctx[i],
         }
+        if getattr(self, "history", 0):
+            K = self.history
+            hidx = i[:, None] - K + torch.arange(K)  # the K transitions before the segment
+            mask = (self.frame[i][:, None] - K + torch.arange(K)) >= 0  # same episode only
+            hidx = hidx.clamp_min(0)
+            out.update(
+                h_obs=self.obs[hidx] * mask[..., None],
+                h_act=self.act[hidx] * mask[..., None],
+                h_next=self.next_obs[hidx] * mask[..., None],
+                h_mask=mask,
+                dyn=self.dyn[i],
+            )
+        return out
 
 
-def _losses(model: WorldModel, target_value: torch.nn.Module | None, b: dict, rho: float) -> dict[str, torch.Tensor]:
+def _context_losses(model: WorldModel, b: dict, cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Outcome contexts: a reparameterized sample of q(c | history) and the KL / InfoNCE terms."""
+    mu, logvar = model.context_posterior(b["h_obs"], b["h_act"], b["h_next"], b["h_mask"])
+    logvar = logvar.clamp(-8.0, 4.0)
+    c = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+    # Multi-positive InfoNCE: positives share the anchor's dynamics ID (never the parameter values).
+    u = torch.nn.functional.normalize(mu, dim=-1)
+    logits = u @ u.T / cfg.infonce_temperature
+    eye = torch.eye(len(u), dtype=torch.bool)
+    logits = logits.masked_fill(eye, float("-inf"))
+    pos = (b["dyn"][:, None] == b["dyn"][None, :]) & ~eye
+    has = pos.any(1)
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    nce = -(log_prob.masked_fill(~pos, 0.0).sum(1) / pos.sum(1).clamp_min(1))[has].mean()
+    if cfg.context_loss == "prediction":
+        kl, nce = kl.detach(), nce.detach()  # reported, not trained (the CaDM-style ablation)
+    return c, {"kl": kl, "infonce": nce}
+
+
+def _losses(
+    model: WorldModel, target_value: torch.nn.Module | None, b: dict, rho: float, c: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     T = b["act"].shape[1]
     gamma = float(model.config.discount)
-    c = b["ctx"]
+    c = b["ctx"] if c is None else c
     w = torch.tensor([rho**t for t in range(T)])
     w = w / w.sum()
     with torch.no_grad():
@@ -448,7 +547,13 @@ def train(config: TrainConfig | dict) -> Path:
     step = 0
     if cfg.resume:
         step = load_checkpoint(cfg.resume, model, target_value, optimizer, gen)
-    data = _Tensors(model, train_ds, episode_context(train_ds, mcfg.context_dim, cfg.context), cfg.horizon)
+    outcome = cfg.context == "outcome"
+    if outcome and not mcfg.context_history:
+        raise ValueError("context 'outcome' needs a context encoder: set overrides.context_history = K > 0")
+    zeros = "zeros" if outcome else cfg.context
+    data = _Tensors(model, train_ds, episode_context(train_ds, mcfg.context_dim, zeros), cfg.horizon)
+    if outcome:
+        data.enable_history(train_ds, mcfg.context_history, cfg.draws_per_batch)
     bar = _bar(cfg.steps, cfg.progress, step)
     out = Path(cfg.out)
     history: list[dict[str, float]] = []
@@ -460,12 +565,19 @@ def train(config: TrainConfig | dict) -> Path:
             f = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
             for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 g["lr"] = lr * f
-        losses = _losses(model, target_value, data.batch(cfg.batch_size, gen), cfg.rho)
+        b = data.batch(cfg.batch_size, gen)
+        extra: dict[str, torch.Tensor] = {}
+        c = None
+        if outcome:
+            c, extra = _context_losses(model, b, cfg)
+        losses = _losses(model, target_value, b, cfg.rho, c) | extra
         total = (
             cfg.consistency_coef * losses["consistency"]
             + cfg.reward_coef * losses["reward"]
             + cfg.value_coef * losses["value"]
         )
+        if outcome and cfg.context_loss == "full":
+            total = total + cfg.kl_coef * losses["kl"] + cfg.infonce_coef * losses["infonce"]
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if cfg.grad_clip:
@@ -493,7 +605,10 @@ def train(config: TrainConfig | dict) -> Path:
     model.eval()
     report = {}
     if val_ds is not None:
-        ctx = episode_context(val_ds, mcfg.context_dim, cfg.context)
+        if outcome:
+            ctx = outcome_episode_context(model, val_ds)
+        else:
+            ctx = episode_context(val_ds, mcfg.context_dim, cfg.context)
         report = prediction_error(model, val_ds, tuple(cfg.eval_ks), ctx, seed=cfg.seed)
     info = {
         "preset": cfg.preset,

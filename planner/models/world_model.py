@@ -153,6 +153,9 @@ class ModelConfig:
             ends in SimNorm over groups of this size (Z must be a multiple).
         value_head: add a terminal value network V(z, c).
         discount: gamma of the planning return.
+        context_history: K > 0 adds a context encoder q(c | last K transitions)
+            (docs/MODEL_FORMAT.md, "Context encoder"); needs context_dim > 0.
+        context_hidden: width of the context encoder's layers.
     """
 
     obs_dim: int
@@ -167,6 +170,8 @@ class ModelConfig:
     simnorm_dim: int = 0
     value_head: bool = False
     discount: float = 0.99
+    context_history: int = 0
+    context_hidden: int = 64
 
     def __post_init__(self) -> None:
         for name, lo in (
@@ -178,6 +183,8 @@ class ModelConfig:
             ("context_dim", 0),
             ("ensemble", 1),
             ("simnorm_dim", 0),
+            ("context_history", 0),
+            ("context_hidden", 1),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
@@ -191,6 +198,8 @@ class ModelConfig:
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         if self.simnorm_dim and self.latent_dim % self.simnorm_dim:
             raise ValueError(f"latent_dim (Z={self.latent_dim}) must be a multiple of simnorm_dim={self.simnorm_dim}")
+        if self.context_history and not self.context_dim:
+            raise ValueError("context_history > 0 (a context encoder) needs context_dim > 0")
         d = self.discount
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 < d <= 1.0:
             raise ValueError(f"discount must be in (0, 1], got {d}")
@@ -231,7 +240,18 @@ class ModelConfig:
             "dynamics": [self._latent_head(Z + A + C) for _ in range(M)],
             "reward": [self._scalar_head(Z + A + C) for _ in range(M)],
             "value": self._scalar_head(Z + C) if self.value_head else None,
+            "context_encoder": self.context_encoder_specs(),
         }
+
+    def context_encoder_specs(self) -> dict | None:
+        """{"history": K, "embed": [...], "head": [...]} or None (no context encoder)."""
+        if not self.context_history:
+            return None
+        S, A, C, W = self.obs_dim, self.action_dim, self.context_dim, self.context_hidden
+        act, ln = self.activation, self.layer_norm
+        embed = [LayerSpec(2 * S + A, W, ln, act), LayerSpec(W, W, ln, act)]
+        head = [LayerSpec(W, W, ln, act), LayerSpec(W, 2 * C)]
+        return {"history": self.context_history, "embed": embed, "head": head}
 
 
 #: Named architectures (obs_dim and action_dim come from the task).
@@ -280,6 +300,10 @@ class WorldModel(nn.Module):
         self.dynamics = nn.ModuleList(MLP(s) for s in specs["dynamics"])
         self.reward_heads = nn.ModuleList(MLP(s) for s in specs["reward"])
         self.value_head = MLP(specs["value"]) if specs.get("value") else None
+        ce = specs.get("context_encoder")
+        self.context_embed = MLP(ce["embed"]) if ce else None
+        self.context_head = MLP(ce["head"]) if ce else None
+        self.context_history = int(ce["history"]) if ce else 0
         self._check_dims()
         S, A = config.obs_dim, config.action_dim
         self.register_buffer("obs_shift", torch.zeros(S))
@@ -309,6 +333,16 @@ class WorldModel(nn.Module):
             raise ValueError(f"value must map Z+C={Z + C} to 1, got {self.value_head.inp} -> {self.value_head.out}")
         if (self.value_head is not None) != c.value_head:
             raise ValueError("config.value_head disagrees with the networks given")
+        if self.context_embed is not None:
+            if C == 0:
+                raise ValueError("a context encoder needs context_dim C > 0")
+            if self.context_embed.inp != 2 * S + A:
+                raise ValueError(f"context embed must take 2S+A={2 * S + A} inputs, got {self.context_embed.inp}")
+            if self.context_head.inp != self.context_embed.out or self.context_head.out != 2 * C:
+                raise ValueError(
+                    f"context head must map E={self.context_embed.out} to 2C={2 * C}, got "
+                    f"{self.context_head.inp} -> {self.context_head.out}"
+                )
 
     # -- normalization -------------------------------------------------------------------
     @torch.no_grad()
@@ -403,6 +437,31 @@ class WorldModel(nn.Module):
         if self.value_head is None:
             return torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
         return self.value_head(self._cat([z, self._context(c, z)])).squeeze(-1)
+
+    # -- context encoder -----------------------------------------------------------------
+    def context_posterior(self, obs_n: Tensor, a_n: Tensor, next_obs_n: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """q(c | K transitions) in normalized units: (mu, logvar), each [..., C].
+
+        Args:
+            obs_n, next_obs_n: normalized observations [..., K, S]; a_n: normalized
+                actions [..., K, A]; mask: [..., K] (1 = a real transition, 0 = padding).
+        """
+        if self.context_embed is None:
+            raise ValueError("this model has no context encoder (context_history = 0)")
+        delta = next_obs_n - obs_n  # (s' - s) / obs_scale
+        e = self.context_embed(torch.cat([obs_n, a_n, delta], dim=-1))  # [..., K, E]
+        m = mask.to(e.dtype).unsqueeze(-1)
+        pooled = (e * m).sum(-2) / m.sum(-2).clamp_min(1.0)  # zero when no transition is valid
+        out = self.context_head(pooled)
+        C = self.config.context_dim
+        return out[..., :C], out[..., C:]
+
+    def infer_context(self, obs: Tensor, action: Tensor, next_obs: Tensor, mask: Tensor) -> Tensor:
+        """The context the planner uses, mu, from raw transitions [..., K, S/A/S] and mask [..., K]."""
+        mu, _ = self.context_posterior(
+            self.normalize_obs(obs), self.normalize_action(action), self.normalize_obs(next_obs), mask
+        )
+        return mu
 
     # -- planning ------------------------------------------------------------------------
     def rollout_returns(
