@@ -10,7 +10,7 @@ Quick start::
 from . import _core
 from ._version import __version__
 from .config import CEMConfig, ICEMConfig, MPPIConfig, OptimizerConfig, config_from_dict
-from .planner import LatentScorer, Planner, PlanResult, PythonScorer, Scorer, WorldModel
+from .planner import ContextEncoder, LatentScorer, Planner, PlanResult, PythonScorer, Scorer, WorldModel
 
 Optimizer = _core.Optimizer
 
@@ -45,6 +45,7 @@ __all__ = [
     "PlanResult",
     "PythonScorer",
     "Scorer",
+    "ContextEncoder",
     "LatentScorer",
     "WorldModel",
     "build_info",

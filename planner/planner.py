@@ -12,11 +12,12 @@ import numpy as np
 from . import _core
 from .config import CEMConfig, FloatOrSeq, ICEMConfig, MPPIConfig, OptimizerConfig
 
-__all__ = ["Planner", "PlanResult", "Scorer", "PythonScorer", "WorldModel", "LatentScorer"]
+__all__ = ["ContextEncoder", "Planner", "PlanResult", "Scorer", "PythonScorer", "WorldModel", "LatentScorer"]
 
 Scorer = _core.Scorer
 WorldModel = _core.WorldModel
 LatentScorer = _core.LatentScorer
+ContextEncoder = _core.ContextEncoder
 #: A batched Python scorer: (state [B, S] float32, actions [B, N, H, A] float32) ->
 #: returns [B, N] float32 (numpy array or CPU torch tensor). Larger is better.
 PythonScorer = Callable[[np.ndarray, np.ndarray], Any]

@@ -12,6 +12,7 @@
 #include "planner/common/errors.h"
 #include "planner/common/fastmath.h"
 #include "planner/common/philox.h"
+#include "planner/models/context_encoder.h"
 #include "planner/models/safetensors.h"
 #include "planner/models/world_model.h"
 #include "planner/planner.h"
@@ -260,6 +261,216 @@ void test_model_file_and_latent_scorer() {
   check(after == before, "no allocation in plan() with the latent scorer");
 }
 
+
+// ---- context encoder (docs/MODEL_FORMAT.md, "Context encoder") ----
+
+struct RawTensor {
+  std::string name;
+  std::vector<int> shape;
+  std::vector<float> values;
+};
+
+// A model file from metadata JSON and tensors, offsets laid out in order. Built as one
+// string and copied once (GCC 12 reports false -Warray-bounds on vector<uint8_t>::insert).
+std::vector<std::uint8_t> model_file(const std::string& meta, const std::vector<RawTensor>& tensors) {
+  std::string header = "{";
+  std::size_t offset = 0;
+  for (const auto& t : tensors) {
+    header += '"';
+    header += t.name;
+    header += "\":{\"dtype\":\"F32\",\"shape\":[";
+    for (std::size_t i = 0; i < t.shape.size(); ++i) {
+      if (i) header += ',';
+      header += std::to_string(t.shape[i]);
+    }
+    const std::size_t end = offset + 4 * t.values.size();
+    header += "],\"data_offsets\":[";
+    header += std::to_string(offset);
+    header += ',';
+    header += std::to_string(end);
+    header += "]},";
+    offset = end;
+  }
+  header += R"("__metadata__":{"latent_planner":")";
+  for (char c : meta) {
+    if (c == '"') header += '\\';
+    header += c;
+  }
+  header += "\"}}";
+  std::string file;
+  const std::uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) file += static_cast<char>(static_cast<std::uint8_t>(n >> (8 * i)));
+  file += header;
+  for (const auto& t : tensors) file.append(reinterpret_cast<const char*>(t.values.data()), 4 * t.values.size());
+  return std::vector<std::uint8_t>(file.begin(), file.end());
+}
+
+std::string replaced(std::string s, const std::string& from, const std::string& to) {
+  const std::size_t at = s.find(from);
+  if (at == std::string::npos) {
+    std::printf("test bug: '%s' not in the metadata\n", from.c_str());
+    std::abort();
+  }
+  return s.replace(at, from.size(), to);
+}
+
+// S=A=Z=C=1, obs_scale 2, action box [-1, 1] (a_n = a), K=2. embed: x = [s/2, a, (s'-s)/2]
+// -> e = [s/2, a + (s'-s)/2]; head [[1, 1], [1, -1]] -> mu = p0 + p1, log-variance p0 - p1.
+const char* kContextMeta =
+    R"({"format":"latent-planner/world-model","format_version":1,"obs_dim":1,"action_dim":1,"latent_dim":1,)"
+    R"("context_dim":1,"ensemble":1,"discount":0.5,"action_low":[-1],"action_high":[1],"obs_shift":[0],)"
+    R"("obs_scale":[2],"networks":{"encoder":{"inputs":["obs"],"layers":[{"in":1,"out":1,"weight":"e"}]},)"
+    R"("dynamics":[{"inputs":["z","a","c"],"layers":[{"in":3,"out":1,"weight":"d"}]}],)"
+    R"("reward":[{"inputs":["z","a","c"],"layers":[{"in":3,"out":1,"weight":"r"}]}],)"
+    R"("context_encoder":{"history":2,"pool":"mean",)"
+    R"("embed":{"layers":[{"in":3,"out":2,"weight":"ce","bias":"cb","act":"none"}]},)"
+    R"("head":{"layers":[{"in":2,"out":2,"weight":"ch"}]}}}})";
+
+std::vector<RawTensor> context_tensors() {
+  return {{"e", {1, 1}, {1.0f}},
+          {"d", {1, 3}, {1.0f, 1.0f, 0.0f}},
+          {"r", {1, 3}, {1.0f, 0.0f, 1.0f}},
+          {"ce", {2, 3}, {1.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f}},
+          {"cb", {2}, {0.0f, 0.0f}},
+          {"ch", {2, 2}, {1.0f, 1.0f, 1.0f, -1.0f}}};
+}
+
+void test_context_encoder() {
+  const auto bytes = model_file(kContextMeta, context_tensors());
+  auto model = planner::WorldModel::from_safetensors(planner::SafeTensors::parse(bytes, "ctx"));
+  check(model->has_context_encoder && model->history == 2 && model->context_embed.out_dim() == 2 &&
+            model->context_head.out_dim() == 2,
+        "context encoder loaded");
+  planner::ContextEncoder enc(model);
+  check(enc.history() == 2 && enc.context_dim() == 1, "context encoder dims");
+  // b=0: (2, 0.5, 4) and (0, -1, 0): e = [1, 1.5], [0, -1]; p = [0.5, 0.25]; mu = 0.75.
+  // b=1: padding (NaN, never read), then (-2, 1, -4): e = [-1, 0]; mu = -1.
+  // b=2: nothing valid: p = 0, mu = 0.
+  const float obs[6] = {2.0f, 0.0f, NAN, -2.0f, 5.0f, 6.0f};
+  const float act[6] = {0.5f, -1.0f, NAN, 1.0f, 0.3f, 0.1f};
+  const float next[6] = {4.0f, 0.0f, NAN, -4.0f, 1.0f, 2.0f};
+  const unsigned char mask[6] = {1, 1, 0, 1, 0, 0};
+  std::vector<float> scratch(enc.scratch_floats(3), NAN);
+  float mu[3] = {NAN, NAN, NAN};
+  const long before = g_allocations.load();
+  enc.infer(obs, act, next, mask, 3, mu, scratch.data());
+  const long after = g_allocations.load();
+  check(std::fabs(mu[0] - 0.75f) < 1e-6f && std::fabs(mu[1] + 1.0f) < 1e-6f && mu[2] == 0.0f,
+        "context encoder on a hand-made model");
+  check(after == before, "no allocation in ContextEncoder::infer()");
+  float mu1 = NAN;
+  enc.infer(obs + 2, act + 2, next + 2, mask + 2, 1, &mu1, scratch.data());
+  check(mu1 == mu[1], "a window alone gives the batch's answer");
+  enc.infer(obs, act, next, mask, 0, mu, scratch.data());  // an empty batch is a no-op
+  check_throws<planner::ValueError>([&] { enc.infer(obs, act, next, mask, -1, mu, scratch.data()); },
+                                    "negative context batch");
+  check_throws<planner::ValueError>([&] { planner::ContextEncoder e(nullptr); }, "ContextEncoder of null");
+
+  // The planning networks of a file with an encoder are the same as without one.
+  planner::LatentScorer scorer(model);
+  const float ctx = 0.5f, actions[2] = {1.0f, -1.0f}, o = 2.0f;
+  float ret = 0.0f;
+  std::vector<float> ls(scorer.scratch_floats(1, 2));
+  scorer.score(&o, &ctx, actions, 1, 2, &ret, ls.data());
+  // obs_n = 1: z = 1, 2, 1; r = z + c: 1.5 + 0.5 * 2.5 = 2.75
+  check(std::fabs(ret - 2.75f) < 1e-6f, "latent scorer with a context encoder in the file");
+
+
+  // Every truncation is rejected, never a crash (the encoder's tensors are the last bytes).
+  int rejected = 0;
+  for (std::size_t len = 0; len < bytes.size(); ++len) {
+    try {
+      planner::WorldModel::from_safetensors(
+          planner::SafeTensors::parse(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + len), "cut"));
+    } catch (const planner::ValueError&) {
+      ++rejected;
+    }
+  }
+  check(rejected == static_cast<int>(bytes.size()), "every truncated model file with a context encoder is rejected");
+  int survived = 0;
+  for (std::size_t i = 8; i < bytes.size() - 4 * 15; ++i) {
+    auto bad = bytes;
+    bad[i] = static_cast<std::uint8_t>(bad[i] ^ 0x5a);
+    try {
+      auto m = planner::WorldModel::from_safetensors(planner::SafeTensors::parse(bad, "flip"));
+      ++survived;
+    } catch (const planner::ValueError&) {
+    }
+  }
+  check(survived < static_cast<int>(bytes.size()) / 4, "corrupted headers with a context encoder are rejected");
+
+  // Validation: each broken file is refused with a message naming the problem.
+  auto rejects = [&](const std::string& meta, const std::vector<RawTensor>& tensors, const std::string& needle,
+                     const std::string& what) {
+    try {
+      planner::WorldModel::from_safetensors(planner::SafeTensors::parse(model_file(meta, tensors), "bad"));
+      check(false, what + " (loaded)");
+    } catch (const planner::ValueError& e) {
+      const bool ok = std::string(e.what()).find(needle) != std::string::npos;
+      if (!ok) std::printf("  message: %s\n", e.what());
+      check(ok, what);
+    }
+  };
+  const std::string M = kContextMeta;
+  const auto T = context_tensors();
+  rejects(replaced(M, R"("history":2)", R"("history":0)"), T, "history must be in [1, ", "history 0");
+  rejects(replaced(M, R"("history":2)", R"("history":-1)"), T, "history must be in [1, ", "negative history");
+  rejects(replaced(M, R"("history":2)", R"("history":"2")"), T, "history: expected a number", "string history");
+  rejects(replaced(M, R"("history":2,)", ""), T, "missing key 'history'", "missing history");
+  rejects(replaced(M, R"("pool":"mean")", R"("pool":"max")"), T, "unknown pooling 'max'", "max pooling");
+  rejects(replaced(M, R"("pool":"mean")", R"("pool":"mean","extra":1)"), T, "unknown key 'extra'",
+          "unknown key in context_encoder");
+  rejects(replaced(M, R"("embed":{"layers")", R"("embed":{"act":"relu","layers")"), T, "embed: unknown key 'act'",
+          "unknown key in embed");
+  rejects(replaced(M, R"("head":{"layers")", R"("head":{"inputs":["z"],"layers")"), T, "head.inputs: must be empty",
+          "inputs of the head");
+  rejects(replaced(M, R"("act":"none"})", R"("act":"gelu"})"), T, "unknown activation 'gelu'", "embed activation");
+  rejects(replaced(M, R"("head":{"layers":[{"in":2,"out":2,"weight":"ch"}]})", R"("head":{"layers":[]})"), T,
+          "head.layers: needs at least one layer", "empty head");
+  // head mapping to 3 != 2C
+  auto T3 = T;
+  T3[5] = {"ch", {3, 2}, {1, 1, 1, -1, 0, 0}};
+  rejects(replaced(M, R"({"in":2,"out":2,"weight":"ch"})", R"({"in":2,"out":3,"weight":"ch"})"), T3,
+          "head: outputs 3 values, expected 2C = 2", "head width");
+  // embed taking 4 != 2S+A = 3
+  auto T4 = T;
+  T4[3] = {"ce", {2, 4}, {1, 0, 0, 0, 0, 1, 1, 0}};
+  rejects(replaced(M, R"({"in":3,"out":2,"weight":"ce")", R"({"in":4,"out":2,"weight":"ce")"), T4,
+          "embed: takes 4 inputs, expected 2S + A = 3", "embed input width");
+  // head taking 3 while embed gives E = 2
+  auto T5 = T;
+  T5[5] = {"ch", {2, 3}, {1, 1, 0, 1, -1, 0}};
+  rejects(replaced(M, R"({"in":2,"out":2,"weight":"ch"})", R"({"in":3,"out":2,"weight":"ch"})"), T5,
+          "head: takes 3 inputs but embed outputs E = 2", "chain embed -> head");
+  auto T6 = T;
+  T6[4].values[1] = NAN;
+  rejects(M, T6, "embed.layers[0]: non-finite parameter", "non-finite embed bias");
+  auto T7 = T;
+  T7[5] = {"ch", {2, 1}, {1, 1}};
+  rejects(M, T7, "has shape [2, 1]", "head weight shape");
+  auto T8 = T;
+  T8[4].name = "cb2";
+  rejects(M, T8, "'cb', which is not in the file", "missing embed bias tensor");
+  // C = 0 with an encoder: the planning networks take [z, a] then.
+  auto T0 = T;
+  T0[1] = {"d", {1, 2}, {1, 1}};
+  T0[2] = {"r", {1, 2}, {1, 0}};
+  std::string M0 = replaced(M, R"("context_dim":1)", R"("context_dim":0)");
+  M0 = replaced(M0, R"({"in":3,"out":1,"weight":"d"})", R"({"in":2,"out":1,"weight":"d"})");
+  M0 = replaced(M0, R"({"in":3,"out":1,"weight":"r"})", R"({"in":2,"out":1,"weight":"r"})");
+  rejects(M0, T0, "context_dim = 0; a context encoder needs C > 0", "context encoder without a context");
+  // ...and the same file without the encoder loads.
+  std::string M0n = replaced(M0, R"(,"context_encoder":{"history":2,"pool":"mean",)", R"(,"unused":{)");
+  try {
+    auto m0 = planner::WorldModel::from_safetensors(planner::SafeTensors::parse(model_file(M0n, T0), "c0"));
+    // A model without an encoder: none, history 0, and ContextEncoder refuses it.
+    check(!m0->has_context_encoder && m0->history == 0, "C = 0 model without an encoder loads");
+    check_throws<planner::ValueError>([&] { planner::ContextEncoder e(m0); }, "ContextEncoder needs an encoder");
+  } catch (const planner::ValueError& e) {
+    check(false, std::string("C = 0 model without an encoder loads: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -271,6 +482,7 @@ int main() {
   test_all_nonfinite_falls_back();
   test_plan_allocates_nothing_after_first_call();
   test_model_file_and_latent_scorer();
+  test_context_encoder();
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

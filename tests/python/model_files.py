@@ -33,7 +33,7 @@ def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, 
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def _mlp(prefix, sizes, act, ln, rng, tensors, last_act="none", simnorm=0):
+def _mlp(prefix, sizes, act, ln, rng, tensors, last_act="none", simnorm=0, last_ln=False):
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = i == len(sizes) - 2
@@ -41,7 +41,7 @@ def _mlp(prefix, sizes, act, ln, rng, tensors, last_act="none", simnorm=0):
         tensors[name + ".weight"] = (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
         tensors[name + ".bias"] = (0.1 * rng.standard_normal(n_out)).astype(np.float32)
         layer = {"in": n_in, "out": n_out, "weight": name + ".weight", "bias": name + ".bias"}
-        if ln and not last:
+        if ln and (last_ln or not last):
             tensors[name + ".ln.weight"] = (1 + 0.1 * rng.standard_normal(n_out)).astype(np.float32)
             tensors[name + ".ln.bias"] = (0.1 * rng.standard_normal(n_out)).astype(np.float32)
             layer.update(norm="layernorm", norm_weight=name + ".ln.weight", norm_bias=name + ".ln.bias", eps=1e-5)
@@ -54,8 +54,28 @@ def _mlp(prefix, sizes, act, ln, rng, tensors, last_act="none", simnorm=0):
     return layers
 
 
-def random_model(S=3, A=1, Z=8, C=0, M=1, hidden=16, layers=2, act="mish", ln=True, simnorm=0, value=True, seed=0):
-    """A random model: returns (tensors, metadata dict)."""
+def random_model(
+    S=3,
+    A=1,
+    Z=8,
+    C=0,
+    M=1,
+    hidden=16,
+    layers=2,
+    act="mish",
+    ln=True,
+    simnorm=0,
+    value=True,
+    seed=0,
+    context_encoder=None,
+):
+    """A random model: returns (tensors, metadata dict).
+
+    context_encoder: None, or dict(history=K, embed=[widths], head=[widths], act=..., ln=...)
+    adding networks.context_encoder: embed maps 2S+A through the `embed` widths (the last
+    is E; every embed layer has norm and activation, as the Python model builds it), head
+    maps E through the `head` hidden widths to 2C (last layer linear). act and ln default
+    to the model's."""
     rng = np.random.default_rng(seed)
     t: dict[str, np.ndarray] = {}
     h = [hidden] * layers
@@ -90,6 +110,18 @@ def random_model(S=3, A=1, Z=8, C=0, M=1, hidden=16, layers=2, act="mish", ln=Tr
         "networks": nets,
         "info": {"preset": "test"},
     }
+    if context_encoder is not None:
+        # Drawn last, so that the other networks of a seed do not change with it.
+        ce = dict(context_encoder)
+        e_act, e_ln = ce.get("act", act), ce.get("ln", ln)
+        embed = [2 * S + A, *ce.get("embed", [hidden])]
+        head = [embed[-1], *ce.get("head", [hidden]), 2 * C]
+        nets["context_encoder"] = {
+            "history": ce["history"],
+            "pool": "mean",
+            "embed": {"layers": _mlp("ctx.embed", embed, e_act, e_ln, rng, t, last_act=e_act, last_ln=True)},
+            "head": {"layers": _mlp("ctx.head", head, e_act, e_ln, rng, t)},
+        }
     return t, meta
 
 
@@ -137,3 +169,20 @@ def oracle_returns(tensors, meta, obs, actions, context=None, disagreement=0.0):
         x = np.concatenate([z] + ([c] if c is not None else []), -1)
         R += disc * (_forward(nets["value"]["layers"], tensors, x)[:, 0] * meta["value_scale"] + meta["value_shift"])
     return R
+
+
+def ref_context(meta, tensors, obs, act, next_obs, mask):
+    """float64 context mu [B, C] of windows obs [B, K, S], act [B, K, A], next_obs [B, K, S]
+    and mask [B, K] (MODEL_FORMAT.md, "Context encoder")."""
+    ce = meta["networks"]["context_encoder"]
+    C = meta["context_dim"]
+    shift, scale = np.array(meta["obs_shift"]), np.array(meta["obs_scale"])
+    lo, hi = np.array(meta["action_low"]), np.array(meta["action_high"])
+    obs, act, next_obs = (np.asarray(x, np.float64) for x in (obs, act, next_obs))
+    x = np.concatenate([(obs - shift) / scale, 2 * (act - lo) / (hi - lo) - 1, (next_obs - obs) / scale], -1)
+    e = _forward(ce["embed"]["layers"], tensors, x)  # [B, K, E]
+    m = np.asarray(mask, np.float64)[..., None]
+    n = m.sum(-2)
+    # Padding is selected out, not multiplied by 0, so that its values never matter.
+    p = np.where(m > 0, e, 0.0).sum(-2) / np.maximum(n, 1)  # zeros for a window with no transition
+    return _forward(ce["head"]["layers"], tensors, p)[..., :C]

@@ -96,11 +96,23 @@ def test_one_cell_measures_everything():
     assert again["returns"] == cell["returns"] and again["k_step_mse"] == cell["k_step_mse"]
 
 
-def test_arms_that_need_other_models_are_refused():
+def test_arms_that_need_other_models_are_refused(tmp_path):
+    from model_files import random_model, save
+
+    import planner
+
+    tensors, meta = random_model(S=3, A=1, Z=8, C=2, hidden=16)
+    save(tmp_path / "c2.lpm.safetensors", tensors, meta)
+    with_context = planner.WorldModel.load(str(tmp_path / "c2.lpm.safetensors"))
+    without = planner.WorldModel.load(str(PENDULUM_MODEL))
     with pytest.raises(ValueError, match="C=0"):
-        shiftbench._context_source("NC", 3)
-    with pytest.raises(ValueError, match="contexts issue"):
-        shiftbench._context_source("OC", 8)
+        shiftbench._context_source("NC", with_context)
+    with pytest.raises(ValueError, match="no context encoder"):
+        shiftbench._context_source("OC", with_context)
+    with pytest.raises(ValueError, match="oracle"):
+        shiftbench._context_source("PC-oracle", without)
+    with pytest.raises(ValueError, match="not available"):
+        shiftbench._context_source("OC+CMA", without)
     with pytest.raises(ValueError, match="tier"):
         shiftbench.run_shiftbench("huge")
 

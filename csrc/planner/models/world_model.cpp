@@ -49,24 +49,12 @@ void load_vector(const SafeTensors& f, const json::Value& layer, const char* key
   f.copy_f32(name->as_string(what + "." + key), {n}, out.data(), what + "." + key);
 }
 
-Network load_network(const SafeTensors& f, const json::Value& v, const std::string& what, int in_width_expected,
-                     int out_expected, const WorldModel& m, const std::vector<Input>& allowed) {
-  Network net;
-  for (const auto& in : v.at("inputs", what).as_array(what + ".inputs")) {
-    const Input x = parse_input(in.as_string(what + ".inputs"), what + ".inputs");
-    bool ok = false;
-    for (Input a : allowed) ok = ok || a == x;
-    if (!ok) throw_value_error(what, ".inputs: input not allowed for this network");
-    for (Input y : net.inputs)
-      if (y == x) throw_value_error(what, ".inputs: an input is listed twice");
-    net.inputs.push_back(x);
-  }
-  const int width = m.input_width(net.inputs);
-  if (width != in_width_expected)
-    throw_value_error(what, ": inputs have width ", width, ", expected ", in_width_expected);
+// Reads the layer list v.layers, which must map in_width to out_expected values.
+MLP load_layers(const SafeTensors& f, const json::Value& v, const std::string& what, int in_width, int out_expected) {
+  MLP mlp;
   const auto& layers = v.at("layers", what).as_array(what + ".layers");
   if (layers.empty()) throw_value_error(what, ".layers: needs at least one layer");
-  int prev = width;
+  int prev = in_width;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string lw = what + ".layers[" + std::to_string(i) + "]";
     const json::Value& L = layers[i];
@@ -100,10 +88,96 @@ Network load_network(const SafeTensors& f, const json::Value& v, const std::stri
       for (std::size_t k = 0; k < b->size(); ++k)
         if (!std::isfinite((*b)[k])) throw_value_error(lw, ": non-finite parameter");
     prev = layer.out;
-    net.mlp.layers.push_back(std::move(layer));
+    mlp.layers.push_back(std::move(layer));
   }
   if (prev != out_expected) throw_value_error(what, ": outputs ", prev, " values, expected ", out_expected);
+  return mlp;
+}
+
+Network load_network(const SafeTensors& f, const json::Value& v, const std::string& what, int in_width_expected,
+                     int out_expected, const WorldModel& m, const std::vector<Input>& allowed) {
+  Network net;
+  for (const auto& in : v.at("inputs", what).as_array(what + ".inputs")) {
+    const Input x = parse_input(in.as_string(what + ".inputs"), what + ".inputs");
+    bool ok = false;
+    for (Input a : allowed) ok = ok || a == x;
+    if (!ok) throw_value_error(what, ".inputs: input not allowed for this network");
+    for (Input y : net.inputs)
+      if (y == x) throw_value_error(what, ".inputs: an input is listed twice");
+    net.inputs.push_back(x);
+  }
+  const int width = m.input_width(net.inputs);
+  if (width != in_width_expected)
+    throw_value_error(what, ": inputs have width ", width, ", expected ", in_width_expected);
+  net.mlp = load_layers(f, v, what, width, out_expected);
   return net;
+}
+
+// The output width of a layer list, read before loading it so that a chain that does
+// not connect is reported in the terms of the spec (E, 2C) rather than layer by layer.
+int declared_out(const json::Value& v, const std::string& what) {
+  const auto& layers = v.at("layers", what).as_array(what + ".layers");
+  if (layers.empty()) throw_value_error(what, ".layers: needs at least one layer");
+  const std::string lw = what + ".layers[" + std::to_string(layers.size() - 1) + "]";
+  const std::int64_t out = layers.back().at("out", lw).as_int(lw + ".out");
+  if (out < 1 || out > kMaxWidth) throw_value_error(lw, ": out=", out, " out of range");
+  return static_cast<int>(out);
+}
+
+std::int64_t declared_in(const json::Value& v, const std::string& what) {
+  const auto& layers = v.at("layers", what).as_array(what + ".layers");
+  if (layers.empty()) throw_value_error(what, ".layers: needs at least one layer");
+  return layers.front().at("in", what + ".layers[0]").as_int(what + ".layers[0].in");
+}
+
+// networks.context_encoder (MODEL_FORMAT.md, "Context encoder"). Keys are checked
+// strictly: a file written for a later pooling or input layout must not load as if it
+// were this one.
+void load_context_encoder(const SafeTensors& f, const json::Value& v, WorldModel& m) {
+  const std::string what = "networks.context_encoder";
+  if (m.context_dim == 0)
+    throw_value_error(what, ": the model has context_dim = 0; a context encoder needs C > 0");
+  for (const auto& [key, value] : v.as_object(what)) {
+    (void)value;
+    if (key != "history" && key != "pool" && key != "embed" && key != "head")
+      throw_value_error(what, ": unknown key '", key, "'; expected history, pool, embed and head");
+  }
+  const std::int64_t K = v.at("history", what).as_int(what + ".history");
+  if (K < 1 || K > kMaxWidth) throw_value_error(what, ".history must be in [1, ", kMaxWidth, "], got ", K);
+  // pool may be left out (the only pooling is the mean), as the Python reader allows.
+  if (const json::Value* pool = v.find("pool")) {
+    const std::string& name = pool->as_string(what + ".pool");
+    if (name != "mean") throw_value_error(what, ".pool: unknown pooling '", name, "'; expected mean");
+  }
+  const int S = m.obs_dim, A = m.action_dim, C = m.context_dim;
+  auto part = [&](const char* key) -> const json::Value& {
+    const std::string pw = what + "." + key;
+    const json::Value& p = v.at(key, what);
+    for (const auto& [k, x] : p.as_object(pw)) {
+      if (k == "inputs") {
+        // The Python writer's network shape; the encoder's layers take no named inputs.
+        if (!x.as_array(pw + ".inputs").empty()) throw_value_error(pw, ".inputs: must be empty (or left out)");
+      } else if (k != "layers") {
+        throw_value_error(pw, ": unknown key '", k, "'; expected layers");
+      }
+    }
+    return p;
+  };
+  const json::Value& embed = part("embed");
+  const json::Value& head = part("head");
+  const std::int64_t in = declared_in(embed, what + ".embed");
+  if (in != 2 * S + A)
+    throw_value_error(what, ".embed: takes ", in, " inputs, expected 2S + A = ", 2 * S + A, " (S=", S, ", A=", A, ")");
+  const int E = declared_out(embed, what + ".embed");
+  const std::int64_t head_in = declared_in(head, what + ".head");
+  if (head_in != E) throw_value_error(what, ".head: takes ", head_in, " inputs but embed outputs E = ", E);
+  const int head_out = declared_out(head, what + ".head");
+  if (head_out != 2 * C)
+    throw_value_error(what, ".head: outputs ", head_out, " values, expected 2C = ", 2 * C, " (mu and log-variance)");
+  m.context_embed = load_layers(f, embed, what + ".embed", 2 * S + A, E);
+  m.context_head = load_layers(f, head, what + ".head", E, 2 * C);
+  m.history = static_cast<int>(K);
+  m.has_context_encoder = true;
 }
 
 }  // namespace
@@ -130,6 +204,9 @@ long long WorldModel::parameter_count() const {
   for (const auto& d : dynamics) count(d);
   for (const auto& r : reward) count(r);
   if (has_value) count(value);
+  if (has_context_encoder)
+    for (const MLP* mlp : {&context_embed, &context_head})
+      for (const auto& l : mlp->layers) n += static_cast<long long>(l.weight.size() + l.bias.size());
   return n;
 }
 
@@ -202,6 +279,8 @@ std::shared_ptr<const WorldModel> WorldModel::from_safetensors(const SafeTensors
     m->has_value = true;
     m->value = load_network(f, *value, "networks.value", Z + C, 1, *m, {Input::kZ, Input::kC});
   }
+  const json::Value* context_encoder = nets.find("context_encoder");
+  if (context_encoder && !context_encoder->is_null()) load_context_encoder(f, *context_encoder, *m);
   return m;
 }
 

@@ -1,5 +1,6 @@
 // A latent world model loaded from a model file (docs/MODEL_FORMAT.md): encoder,
-// M dynamics and reward heads, optional terminal value, normalization and action box.
+// M dynamics and reward heads, optional terminal value, optional context encoder,
+// normalization and action box.
 // Immutable after loading; shared by every scorer and thread that plans with it.
 #pragma once
 
@@ -30,6 +31,12 @@ struct WorldModel {
   std::vector<Network> dynamics, reward;  // M each
   bool has_value = false;
   Network value;
+  // The optional context encoder (MODEL_FORMAT.md, "Context encoder"): embed maps one
+  // transition [2S + A] to [E], head maps the masked mean [E] to [2C] (mu, log-variance).
+  // Its layers take no named inputs, so they are bare MLPs; see ContextEncoder.
+  bool has_context_encoder = false;
+  int history = 0;  // K, the window the encoder was trained on; 0 without an encoder
+  MLP context_embed, context_head;
   std::string metadata_json;  // the file's metadata, verbatim
 
   // Loads and validates a model file; throws ValueError naming the problem.

@@ -1,0 +1,132 @@
+"""Outcome-centric contexts: torch encoder, joint training, export, native inference online."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+gym = pytest.importorskip("gymnasium")
+
+import planner  # noqa: E402
+from planner.models.export import load_model, read_metadata  # noqa: E402
+from planner.models.train import TrainConfig, _context_losses, train  # noqa: E402
+from planner.models.world_model import WorldModel, preset  # noqa: E402
+
+
+def _tiny_oc_config(tmp_path, **kw) -> dict:
+    cfg = {
+        "task": "Pendulum-v1",
+        "preset": "tiny",
+        "overrides": {"context_dim": 2, "context_history": 4},
+        "collect": {"episodes": 8, "max_steps": 20, "randomize": {"m": [0.5, 1.5]}, "episodes_per_draw": 2},
+        "context": "outcome",
+        "steps": 20,
+        "batch_size": 16,
+        "horizon": 3,
+        "draws_per_batch": 4,
+        "val_fraction": 0.25,
+        "out": str(tmp_path / "oc.lpm.safetensors"),
+        "progress": False,
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def test_context_posterior_masks_padding_and_pools_to_zero_when_empty():
+    torch.manual_seed(0)
+    m = WorldModel(preset("tiny", 3, 1, context_dim=2, context_history=4))
+    obs, act, nxt = torch.randn(1, 4, 3), torch.rand(1, 4, 1) * 2 - 1, torch.randn(1, 4, 3)
+    mask = torch.tensor([[0, 0, 1, 1]])
+    mu = m.infer_context(obs, act, nxt, mask)
+    # Padding rows do not matter...
+    obs2 = obs.clone()
+    obs2[0, :2] = 99.0
+    torch.testing.assert_close(m.infer_context(obs2, act, nxt, mask), mu)
+    # ...and an empty window is the head at a zero pool.
+    empty = m.infer_context(obs, act, nxt, torch.zeros(1, 4))
+    expect = m.context_head(torch.zeros(1, m.context_embed.out))[..., :2]
+    torch.testing.assert_close(empty, expect)
+
+
+def test_infonce_prefers_contexts_that_cluster_by_dynamics_id():
+    cfg = TrainConfig(context="outcome")
+    m = WorldModel(preset("tiny", 3, 1, context_dim=2, context_history=4))
+
+    def batch_with(mu_fn):
+        b = {"h_obs": torch.zeros(8, 4, 3), "h_act": torch.zeros(8, 4, 1), "h_next": torch.zeros(8, 4, 3)}
+        b["h_mask"] = torch.ones(8, 4)
+        b["dyn"] = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+        m.context_posterior = lambda *a: (mu_fn(), torch.zeros(8, 2))  # type: ignore[method-assign]
+        return _context_losses(m, b, cfg)[1]["infonce"]
+
+    angles = torch.tensor([0.0, 0.0, 1.6, 1.6, 3.1, 3.1, 4.7, 4.7])
+    clustered = batch_with(lambda: torch.stack([angles.cos(), angles.sin()], -1))
+    mixed = batch_with(lambda: torch.stack([angles.roll(1).cos(), angles.roll(1).sin()], -1))
+    assert float(clustered) < float(mixed)
+
+
+def test_outcome_training_exports_a_context_encoder_that_loads_everywhere(tmp_path):
+    path = train(_tiny_oc_config(tmp_path))
+    meta = read_metadata(path)
+    assert meta["networks"]["context_encoder"]["history"] == 4
+    assert meta["info"]["context"] == "outcome"
+    losses = meta["info"]["train"]["losses"][-1]
+    assert {"kl", "infonce"} <= set(losses) and np.isfinite(losses["infonce"])
+    m = load_model(path)
+    assert m.context_history == 4
+    # Native inference equals torch's on the same window.
+    native = planner.WorldModel.load(str(path))
+    enc = planner._core.ContextEncoder(native)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(3, 4, 3)).astype(np.float32)
+    act = rng.uniform(-2, 2, size=(3, 4, 1)).astype(np.float32)
+    nxt = rng.normal(size=(3, 4, 3)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 0]], np.uint8)
+    want = m.infer_context(*(torch.from_numpy(x) for x in (obs, act, nxt)), torch.from_numpy(mask)).detach().numpy()
+    np.testing.assert_allclose(enc.infer(obs, act, nxt, mask), want, rtol=1e-4, atol=1e-4)
+
+
+def test_prediction_only_ablation_does_not_train_the_context_terms(tmp_path):
+    path = train(_tiny_oc_config(tmp_path, context_loss="prediction", out=str(tmp_path / "p.lpm.safetensors")))
+    assert read_metadata(path)["info"]["train"]["losses"]
+
+
+def test_outcome_context_needs_a_context_encoder():
+    with pytest.raises(ValueError, match="context_history"):
+        train(
+            {
+                "context": "outcome",
+                "overrides": {"context_dim": 2},
+                "preset": "tiny",
+                "steps": 1,
+                "progress": False,
+                "collect": {"episodes": 2, "max_steps": 10},
+            }
+        )
+    with pytest.raises(ValueError, match="context_dim"):
+        preset("tiny", 3, 1, context_dim=0, context_history=4)
+
+
+def test_controller_reinfers_the_context_every_step_from_its_history(tmp_path):
+    from planner.context import OutcomeContext
+    from planner.control import GymRobot, LoopRunner, MPCController
+
+    path = train(_tiny_oc_config(tmp_path))
+    src = OutcomeContext(path)
+    seen = []
+
+    def ctx(history):
+        c = src(history)
+        seen.append((history.count[0], c.copy()))
+        return c
+
+    p = planner.Planner.from_file(path, planner.MPPIConfig(samples=32, horizon=5, iterations=1), threads=1)
+    robot = GymRobot(gym.make("Pendulum-v1", max_episode_steps=8), seed=0)
+    robot.reset()
+    LoopRunner(MPCController(p, context=ctx, history=src.history), robot, hz=20, realtime=False).run(8)
+    assert [n for n, _ in seen] == list(range(8))  # zero-padded (masked) until K=4 transitions exist
+    assert not np.allclose(seen[0][1], seen[4][1])  # it moved as transitions arrived
+    with pytest.raises(ValueError, match="history"):
+        MPCController(p, context=src, history=7).plan(np.zeros((1, 3), np.float32))
