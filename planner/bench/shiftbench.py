@@ -343,6 +343,7 @@ def run_job(job: Job) -> dict:
         "model": job.model,
         "returns": res["returns"],
         "plan_ms": res["plan_ms"],
+        "step_ms": res["latency_ms"],  # the whole control step: observe, context, plan, send
         "deadline_misses": res["deadline_misses"],
         "iterations_mean": float(np.mean(res["iterations"])),
         "k_step_mse": pred["k_step_mse"],
@@ -575,6 +576,7 @@ def summarize(cells: list[dict]) -> list[dict]:
             "return_ci95": [lo, hi],
             "plan_p50_ms": float(np.percentile(plan_ms, 50)),
             "plan_p99_ms": float(np.percentile(plan_ms, 99)),
+            "step_p50_ms": _p50([x for c in cs for x in c.get("step_ms", [])]),
             "deadline_misses": int(sum(c["deadline_misses"] for c in cs)),
             "k_step_mse": {
                 k: _mean_or_none([c["k_step_mse"][k] for c in cs if c["k_step_mse"][k] is not None])
@@ -610,6 +612,10 @@ def summarize(cells: list[dict]) -> list[dict]:
     return rows
 
 
+def _p50(v: list[float]) -> float | None:
+    return float(np.percentile(v, 50)) if v else None
+
+
 def _mean_or_none(v: list[float]) -> float | None:
     return float(np.mean(v)) if v else None
 
@@ -625,8 +631,8 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         f"{report['threads_per_cell']} planner thread(s) per cell; {report['seconds']:.0f} s.",
         "",
         "| task | condition | arm | episodes | return (95% CI) | vs NC (paired 95% CI) | 1-step MSE | 10-step MSE "
-        "| rank rho | adapt steps | plan p50/p99 ms | misses |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rank rho | adapt steps | plan p50/p99 ms | step p50 ms | misses |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def f(x, fmt="{:.3g}"):
@@ -645,7 +651,7 @@ def write_markdown(report: dict, path: str, command: str) -> None:
             f"| {r['task']} | {r['condition']} | {r['arm']} | {r['episodes']} | {r['return_mean']:.1f} "
             f"({r['return_ci95'][0]:.1f} .. {r['return_ci95'][1]:.1f}) | {vs} | {f(r['k_step_mse'].get('1'))} | "
             f"{f(r['k_step_mse'].get('10'))} | {f(r['rank_rho'], '{:.2f}')} | {ad} | {r['plan_p50_ms']:.2f} / "
-            f"{r['plan_p99_ms']:.2f} | {r['deadline_misses']} |"
+            f"{r['plan_p99_ms']:.2f} | {f(r.get('step_p50_ms'), '{:.2f}')} | {r['deadline_misses']} |"
         )
     for s in report["skipped"]:
         lines.append(f"\nSkipped {s['task']}: {s['reason']}.")
