@@ -80,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--no-progress", action="store_true")
     sb.add_argument("--tasks", default=None, help="comma-separated tasks of the tier to run (default: all)")
 
+    cx = sub.add_parser("contexts", help="outcome-context checks: latent geometry of a model's context encoder")
+    cxs = cx.add_subparsers(dest="what", required=True)
+    cg = cxs.add_parser("geometry", help="linear probe of c onto the parameters, monotonicity along sweeps")
+    cg.add_argument("--model", required=True, help="a model file with a context encoder")
+    cg.add_argument("--task", default="Pendulum-v1")
+    cg.add_argument("--episodes", type=int, default=8, help="episodes per setting")
+    cg.add_argument("--steps", type=int, default=40)
+    cg.add_argument("--seed", type=int, default=0)
+    cg.add_argument("--json", default=None)
+
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
     e = sub.add_parser("eval", help="plan natively with a model file on a gymnasium task; print and write JSON")
@@ -237,6 +247,20 @@ def main(argv: list[str] | None = None) -> int:
             shiftbench.write_markdown(report, args.markdown, "python -m planner " + " ".join(argv))
         if args.plot:
             shiftbench.plot_report(report, args.plot)
+        return 0
+    if args.cmd == "contexts" and args.what == "geometry":
+        from .context.geometry import context_geometry
+
+        r = context_geometry(args.model, args.task, episodes=args.episodes, steps=args.steps, seed=args.seed)
+        print("linear probe R^2 (held-out episodes): " + ", ".join(f"{n} {v:.3f}" for n, v in r["probe_r2"].items()))
+        for n, sw in r["sweeps"].items():
+            print(
+                f"sweep {n} {sw['factors']}: |Spearman| episodes {sw['spearman_episodes']:.2f}, "
+                f"setting means {sw['spearman_means']:.2f}; projection {[round(x, 2) for x in sw['projection_mean']]}"
+            )
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=2)
         return 0
     if args.cmd == "info":
         from . import build_info

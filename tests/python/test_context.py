@@ -130,3 +130,13 @@ def test_controller_reinfers_the_context_every_step_from_its_history(tmp_path):
     assert not np.allclose(seen[0][1], seen[4][1])  # it moved as transitions arrived
     with pytest.raises(ValueError, match="history"):
         MPCController(p, context=src, history=7).plan(np.zeros((1, 3), np.float32))
+
+
+def test_context_geometry_reports_probe_and_sweeps(tmp_path):
+    from planner.context.geometry import context_geometry
+
+    path = train(_tiny_oc_config(tmp_path))
+    r = context_geometry(str(path), grid={"m": [0.5, 1.0, 1.5, 2.0], "l": [0.8, 1.2]}, episodes=2, steps=8)
+    assert set(r["probe_r2"]) == {"l", "m"} and all(np.isfinite(v) and v <= 1 for v in r["probe_r2"].values())
+    for n, sw in r["sweeps"].items():
+        assert len(sw["projection_mean"]) == len(sw["factors"]) and 0 <= sw["spearman_means"] <= 1, n
