@@ -173,7 +173,13 @@ def _context_source(arm: str, model: Any) -> tuple[Callable[[Any], Any] | None, 
     if arm == "OC":
         enc = OutcomeContext(model)
         return (lambda env: enc), enc.history
-    raise ValueError(f"arm {arm!r}: not available here; known: NC, PC-oracle, OC")
+    if arm == "OC+CMA":
+        from ..context import RefinedContext
+
+        probe = RefinedContext(model)  # validates (context encoder, cma installed) before any episode
+        # Stateful (running error, offset): one per run.
+        return (lambda env: RefinedContext(model, every=20, surprise=2.0)), probe.history
+    raise ValueError(f"arm {arm!r}: not available; known: {ARMS}")
 
 
 def _clone_env(env: Any) -> Any:

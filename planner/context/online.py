@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["OracleContext", "OutcomeContext"]
+__all__ = ["OracleContext", "OutcomeContext", "RefinedContext"]
 
 
 class OutcomeContext:
@@ -86,3 +86,127 @@ class OracleContext:
     def __call__(self, history: Any) -> np.ndarray:
         c = np.asarray(self._fn(self._env, self.names), np.float32)
         return np.ascontiguousarray(np.broadcast_to(c, (history.batch, self.context_dim)))
+
+
+class RefinedContext:
+    """OC+CMA: the encoder's context, refined online by CMA-ES on recent one-step
+    prediction error (no reward), inside a trust region around the encoder's output.
+
+    Each call infers c0 with the encoder. Refinement runs when the last transition's
+    one-step error under the context in use exceeds `surprise` times its running mean
+    (outcome verification), or every `every` steps (0: never on a schedule), once at
+    least `min_transitions` transitions are in the window. CMA-ES (the `cma` package)
+    starts at c0 with step `sigma`, searches the box c0 +- `radius`, for `iterations`
+    generations of `popsize`, minimizing the mean over the window of
+    ``|| z(s, a, c)_1 - encode(s') ||^2`` (the model's own latent one-step error,
+    computed natively). The refined offset from c0 is kept until the next refinement
+    (so the context keeps tracking the encoder between refinements).
+
+    Args:
+        model: a model file or `planner.WorldModel` with a context encoder.
+    Attributes:
+        refinements: how many refinements ran; last_error: the last transition's error.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        every: int = 0,
+        surprise: float = 2.0,
+        min_transitions: int = 4,
+        sigma: float = 0.3,
+        radius: float = 1.0,
+        popsize: int = 8,
+        iterations: int = 4,
+        seed: int = 0,
+    ) -> None:
+        try:
+            import cma  # noqa: F401
+        except ImportError as e:
+            raise ImportError("OC+CMA needs the cma package: pip install 'latent-planner[contexts]'") from e
+        if isinstance(model, (str, Path)):
+            model = _core.WorldModel.load(str(model))
+        self.outcome = OutcomeContext(model)
+        self.scorer = _core.LatentScorer(model, terminal_value=False)
+        self.history, self.context_dim = self.outcome.history, self.outcome.context_dim
+        for name, v, lo in (
+            ("every", every, 0),
+            ("min_transitions", min_transitions, 1),
+            ("popsize", popsize, 2),
+            ("iterations", iterations, 1),
+        ):
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        for name, v in (("surprise", surprise), ("sigma", sigma), ("radius", radius)):
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        self.every, self.surprise, self.min_transitions = every, float(surprise), min_transitions
+        self.sigma, self.radius, self.popsize, self.iterations, self.seed = sigma, radius, popsize, iterations, seed
+        self._offset: np.ndarray | None = None
+        self._last_c: np.ndarray | None = None
+        self._mean_err: np.ndarray | None = None
+        self._calls = 0
+        self.refinements = 0
+        self.last_error: np.ndarray | None = None
+
+    def _errors(self, c: np.ndarray, obs: np.ndarray, act: np.ndarray, nxt: np.ndarray) -> float:
+        target = self.scorer.encode(nxt)
+        total = 0.0
+        cc = np.ascontiguousarray(c, np.float32)
+        for k in range(len(obs)):
+            z, _ = self.scorer.predict(obs[k], act[k][None, None], cc)
+            total += float(np.mean((z[0, 1] - target[k]) ** 2))
+        return total / len(obs)
+
+    def __call__(self, history: Any) -> np.ndarray:
+        import cma
+
+        c0 = self.outcome(history)  # [B, C]
+        B, C = c0.shape
+        if self._offset is None or self._offset.shape != c0.shape:
+            self._offset = np.zeros_like(c0)
+            self._mean_err = np.zeros(B)
+            self._last_c = None
+            self.last_error = np.zeros(B)
+        obs, act, nxt, mask = history.window()
+        self._calls += 1
+        for b in range(B):
+            valid = np.flatnonzero(mask[b])
+            if len(valid) == 0:
+                self._offset[b] = 0.0  # a new episode: start from the encoder again
+                self._mean_err[b] = 0.0
+                continue
+            last = valid[-1:]
+            c_used = c0[b] if self._last_c is None else self._last_c[b]
+            err = self._errors(c_used, obs[b, last], act[b, last], nxt[b, last])
+            self.last_error[b] = err
+            surprised = self._mean_err[b] > 0 and err > self.surprise * self._mean_err[b]
+            self._mean_err[b] = err if self._mean_err[b] == 0 else 0.9 * self._mean_err[b] + 0.1 * err
+            scheduled = self.every > 0 and self._calls % self.every == 0
+            if (surprised or scheduled) and len(valid) >= self.min_transitions:
+                o, a, n = obs[b, valid], act[b, valid], nxt[b, valid]
+                es = cma.CMAEvolutionStrategy(
+                    c0[b].astype(np.float64),
+                    self.sigma,
+                    {
+                        "bounds": [list(c0[b] - self.radius), list(c0[b] + self.radius)],
+                        "popsize": self.popsize,
+                        "maxiter": self.iterations,
+                        "seed": self.seed + self.refinements + 1,
+                        "verbose": -9,
+                    },
+                )
+                best, best_f = c0[b].astype(np.float64), self._errors(c0[b], o, a, n)
+                while not es.stop():
+                    xs = es.ask()
+                    fs = [self._errors(np.asarray(x), o, a, n) for x in xs]
+                    es.tell(xs, fs)
+                    i = int(np.argmin(fs))
+                    if fs[i] < best_f:
+                        best, best_f = np.asarray(xs[i]), fs[i]
+                self._offset[b] = (best - c0[b]).astype(np.float32)
+                self.refinements += 1
+        c = np.ascontiguousarray(c0 + self._offset, np.float32)
+        self._last_c = c
+        return c

@@ -140,3 +140,31 @@ def test_context_geometry_reports_probe_and_sweeps(tmp_path):
     assert set(r["probe_r2"]) == {"l", "m"} and all(np.isfinite(v) and v <= 1 for v in r["probe_r2"].values())
     for n, sw in r["sweeps"].items():
         assert len(sw["projection_mean"]) == len(sw["factors"]) and 0 <= sw["spearman_means"] <= 1, n
+
+
+def test_cma_refinement_lowers_the_window_error_and_stays_in_the_trust_region(tmp_path):
+    pytest.importorskip("cma")
+    from planner.context import OutcomeContext, RefinedContext
+    from planner.control import History
+
+    path = train(_tiny_oc_config(tmp_path))
+    ref = RefinedContext(path, every=1, min_transitions=2, radius=0.5, popsize=6, iterations=3)
+    enc = OutcomeContext(path)
+    env = gym.make("Pendulum-v1")
+    obs, _ = env.reset(seed=0)
+    hist = History(1, ref.history, 3, 1)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        a = rng.uniform(-2, 2, 1).astype(np.float32)
+        nxt, *_ = env.step(a)
+        hist.push(0, np.asarray(obs, np.float32), a, np.asarray(nxt, np.float32))
+        obs = nxt
+    c = ref(hist)
+    c0 = enc(hist)
+    assert ref.refinements == 1 and c.shape == (1, 2) and c.dtype == np.float32
+    assert np.all(np.abs(c - c0) <= 0.5 + 1e-6)
+    o, a_, n, m = hist.window()
+    v = m[0]
+    assert ref._errors(c[0], o[0, v], a_[0, v], n[0, v]) <= ref._errors(c0[0], o[0, v], a_[0, v], n[0, v])
+    with pytest.raises(ValueError, match="popsize"):
+        RefinedContext(path, popsize=1)

@@ -111,8 +111,10 @@ def test_arms_that_need_other_models_are_refused(tmp_path):
         shiftbench._context_source("OC", with_context)
     with pytest.raises(ValueError, match="oracle"):
         shiftbench._context_source("PC-oracle", without)
-    with pytest.raises(ValueError, match="not available"):
+    with pytest.raises(ValueError, match="no context encoder"):
         shiftbench._context_source("OC+CMA", without)
+    with pytest.raises(ValueError, match="not available"):
+        shiftbench._context_source("OC-2", without)
     with pytest.raises(ValueError, match="tier"):
         shiftbench.run_shiftbench("huge")
 
