@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--threads", type=int, default=1, help="planner threads per cell")
     sb.add_argument("--no-progress", action="store_true")
     sb.add_argument("--tasks", default=None, help="comma-separated tasks of the tier to run (default: all)")
+    sb.add_argument("--arms", default=None, help="comma-separated arms to run (default: every arm with a model)")
 
     cx = sub.add_parser("contexts", help="outcome-context checks: latent geometry of a model's context encoder")
     cxs = cx.add_subparsers(dest="what", required=True)
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             progress=not args.no_progress,
             tasks=tuple(t for t in args.tasks.split(",") if t) if args.tasks else None,
+            arms=tuple(a for a in args.arms.split(",") if a) if args.arms else None,
         )
         for row in report["summary"]:
             ci = row["return_ci95"]

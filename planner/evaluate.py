@@ -22,6 +22,10 @@ from .planner import Planner
 ASSETS = Path(__file__).resolve().parent / "assets"
 PENDULUM_MODEL = ASSETS / "pendulum_small.lpm.safetensors"
 HALFCHEETAH_MODEL = ASSETS / "halfcheetah_small.lpm.safetensors"
+#: The same architecture and data as PENDULUM_MODEL with contexts: outcome-centric (C=8,
+#: encoder over K=16 transitions) and parameter-centric (C=2, true log m, l).
+PENDULUM_OC_MODEL = ASSETS / "pendulum_oc.lpm.safetensors"
+PENDULUM_PC_MODEL = ASSETS / "pendulum_pc.lpm.safetensors"
 
 __all__ = ["ASSETS", "bootstrap_ci", "evaluate", "paired_bootstrap_ci", "run_closed_loop"]
 

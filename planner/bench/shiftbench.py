@@ -44,7 +44,15 @@ from typing import Any
 import numpy as np
 
 from ..config import config_from_dict
-from ..evaluate import HALFCHEETAH_MODEL, PENDULUM_MODEL, bootstrap_ci, paired_bootstrap_ci, run_closed_loop
+from ..evaluate import (
+    HALFCHEETAH_MODEL,
+    PENDULUM_MODEL,
+    PENDULUM_OC_MODEL,
+    PENDULUM_PC_MODEL,
+    bootstrap_ci,
+    paired_bootstrap_ci,
+    run_closed_loop,
+)
 
 __all__ = ["ARMS", "TIERS", "Job", "run_job", "run_shiftbench", "plot_report", "write_markdown"]
 
@@ -75,7 +83,10 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
     from ..envs import suites
 
     models = models or {}
-    pend_models = {"NC": str(PENDULUM_MODEL), **models.get("Pendulum-v1", {})}
+    pend_models = {"NC": str(PENDULUM_MODEL), "PC-oracle": str(PENDULUM_PC_MODEL), "OC": str(PENDULUM_OC_MODEL)}
+    if _has_cma():
+        pend_models["OC+CMA"] = str(PENDULUM_OC_MODEL)
+    pend_models.update(models.get("Pendulum-v1", {}))
     pend_knobs = dict(samples=500, horizon=20, iterations=2, sigma=1.0, temperature=1.0)
     if tier == "smoke":
         bins = _named(suites.cadm_test("Pendulum-v1"))[:2]
@@ -440,6 +451,7 @@ def run_shiftbench(
     threads: int = 1,
     progress: bool = True,
     tasks: tuple[str, ...] | None = None,
+    arms: tuple[str, ...] | None = None,
 ) -> dict:
     """Runs a tier and returns (and optionally writes) the report.
 
@@ -453,7 +465,10 @@ def run_shiftbench(
             processes).
         threads: planner threads per cell.
         tasks: run only these tasks of the tier (default: all).
+        arms: run only these arms (default: every arm that has a model).
     """
+    if arms and set(arms) - set(ARMS):
+        raise ValueError(f"arms: unknown {sorted(set(arms) - set(ARMS))}; expected some of {ARMS}")
     if tier not in TIERS:
         raise ValueError(f"tier: expected one of {TIERS}, got {tier!r}")
     setups = _tier_tasks(tier, models)
@@ -471,6 +486,8 @@ def run_shiftbench(
             continue
         for label, spec in ts.conditions:
             for arm, path in ts.models.items():
+                if arms and arm not in arms:
+                    continue
                 if arm not in ARMS:
                     raise ValueError(f"unknown arm {arm!r}; expected one of {ARMS}")
                 for seed in ts.seeds:
@@ -536,6 +553,14 @@ def _rounded(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_rounded(v) for v in x]
     return x
+
+
+def _has_cma() -> bool:
+    try:
+        import cma  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _has_ray() -> bool:

@@ -135,16 +135,20 @@ def test_smoke_tier_cli_writes_json(tmp_path):
         "--executor",
         "inline",
         "--no-progress",
+        "--arms",
+        "NC,OC",
     ]
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert report["tier"] == "smoke" and report["executor"] == "inline"
     conds = [r["condition"] for r in report["summary"]]
-    assert conds[0] == "nominal" and len(conds) == 3  # nominal + 2 CaDM bins, arm NC
+    assert conds[0] == "nominal" and len(conds) == 6  # (nominal + 2 CaDM bins) x arms NC, OC
+    assert [r["arm"] for r in report["summary"]] == ["NC", "OC"] * 3
     for row in report["summary"]:
-        assert row["arm"] == "NC" and row["episodes"] == 1
+        assert row["episodes"] == 1
         assert row["return_ci95"][0] <= row["return_mean"] <= row["return_ci95"][1]
     assert "| Pendulum-v1 | nominal | NC |" in md.read_text()
+    assert all("vs_NC_ci95" in r for r in report["summary"] if r["arm"] == "OC")  # paired with NC
 
 
 def test_every_tier_is_well_formed():
