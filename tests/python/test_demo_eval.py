@@ -23,10 +23,11 @@ def test_demo_prints_the_table_and_writes_the_plot(tmp_path, capsys, monkeypatch
         assert label in out
     assert "p99 ms" in out and png.stat().st_size > 10_000
     rows = json.loads(js.read_text())["rows"]
-    assert [r["condition"] for r in rows] == [c for c, _ in demo.CONDITIONS]
+    assert [r["condition"] for r in rows] == [c for c, _ in demo.CONDITIONS for _ in demo.MODELS]
+    assert [r["model"] for r in rows] == ["NC", "OC"] * len(demo.CONDITIONS)
     for r in rows:
         assert len(r["returns"]) == 1 and np.isfinite(r["mean_return"]) and r["p50_ms"] > 0
-    assert rows[1]["shift"]["params"] == {"m": 1.3, "l": 1.3}
+    assert rows[2]["shift"]["params"] == {"m": 1.3, "l": 1.3}
 
 
 def test_eval_applies_the_shift_and_records_it(tmp_path):
