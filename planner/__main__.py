@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--threads", type=int, default=1, help="planner threads per cell")
     sb.add_argument("--no-progress", action="store_true")
     sb.add_argument("--tasks", default=None, help="comma-separated tasks of the tier to run (default: all)")
+    sb.add_argument(
+        "--merge", nargs="+", default=None, metavar="JSON", help="merge earlier reports instead of running cells"
+    )
     sb.add_argument("--arms", default=None, help="comma-separated arms to run (default: every arm with a model)")
 
     cx = sub.add_parser("contexts", help="outcome-context checks: latent geometry of a model's context encoder")
@@ -226,17 +229,27 @@ def main(argv: list[str] | None = None) -> int:
             if not (eq and colon and task and arm and path):
                 ap.error(f"--model: expected TASK:ARM=FILE, got {item!r}")
             models.setdefault(task, {})[arm] = path
-        report = shiftbench.run_shiftbench(
-            args.tier,
-            json_path=args.json,
-            models=models,
-            workers=args.workers,
-            executor=args.executor,
-            threads=args.threads,
-            progress=not args.no_progress,
-            tasks=tuple(t for t in args.tasks.split(",") if t) if args.tasks else None,
-            arms=tuple(a for a in args.arms.split(",") if a) if args.arms else None,
-        )
+        if args.merge:
+            reports = []
+            for path in args.merge:
+                with open(path) as f:
+                    reports.append(json.load(f))
+            report = shiftbench.merge_reports(reports)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(shiftbench._rounded(report), f, separators=(",", ":"))
+        else:
+            report = shiftbench.run_shiftbench(
+                args.tier,
+                json_path=args.json,
+                models=models,
+                workers=args.workers,
+                executor=args.executor,
+                threads=args.threads,
+                progress=not args.no_progress,
+                tasks=tuple(t for t in args.tasks.split(",") if t) if args.tasks else None,
+                arms=tuple(a for a in args.arms.split(",") if a) if args.arms else None,
+            )
         for row in report["summary"]:
             ci = row["return_ci95"]
             print(

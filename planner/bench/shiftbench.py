@@ -555,6 +555,25 @@ def _rounded(x: Any) -> Any:
     return x
 
 
+def merge_reports(reports: list[dict]) -> dict:
+    """One report from several runs (e.g. arms run separately on the same tier and seeds):
+    cells are united (a (task, condition, arm, seed) cell seen twice is kept once; runs
+    are deterministic, see `Job.budget_fraction`) and summarized together, so the paired
+    comparisons cover every arm."""
+    if not reports:
+        raise ValueError("merge: no reports given")
+    cells: dict[tuple, dict] = {}
+    for r in reports:
+        for c in r["cells"]:
+            cells.setdefault((c["task"], c["condition"], c["arm"], c["seed"]), c)
+    merged = dict(reports[0])
+    merged["cells"] = list(cells.values())
+    merged["summary"] = summarize(merged["cells"])
+    merged["seconds"] = float(sum(r["seconds"] for r in reports))
+    merged["merged_from"] = len(reports)
+    return merged
+
+
 def _has_cma() -> bool:
     try:
         import cma  # noqa: F401

@@ -166,3 +166,32 @@ def test_every_tier_is_well_formed():
                     check_spec(spec, env)
             finally:
                 env.close()
+
+
+def test_merge_unites_cells_and_pairs_every_arm():
+    def cell(arm, seed, ret):
+        return {
+            "task": "T",
+            "condition": "c",
+            "arm": arm,
+            "seed": seed,
+            "returns": [ret],
+            "plan_ms": [1.0],
+            "step_ms": [1.0],
+            "deadline_misses": 0,
+            "k_step_mse": {"1": 0.1},
+            "rank_rho": [],
+            "one_step_trace": [[]],
+            "switch_step": None,
+        }
+
+    a = {"cells": [cell("NC", 0, 1.0), cell("NC", 1, 2.0), cell("OC", 0, 3.0), cell("OC", 1, 4.0)], "seconds": 1.0}
+    b = {
+        "cells": [cell("NC", 0, 1.0), cell("NC", 1, 2.0), cell("OC+CMA", 0, 5.0), cell("OC+CMA", 1, 7.0)],
+        "seconds": 2.0,
+    }
+    m = shiftbench.merge_reports([a, b])
+    assert len(m["cells"]) == 6 and m["seconds"] == 3.0
+    rows = {r["arm"]: r for r in m["summary"]}
+    assert list(rows) == ["NC", "OC", "OC+CMA"]
+    assert rows["OC+CMA"]["vs_NC_mean"] == pytest.approx(4.5)
