@@ -634,14 +634,16 @@ def summarize(cells: list[dict]) -> list[dict]:
             },
             "rank_rho": _mean_or_none([x for c in cs for x in c["rank_rho"]]),
         }
-        nc = by.get((key[0], key[1], "NC"))
-        if key[2] != "NC" and nc:
-            nc = sorted(nc, key=lambda c: c["seed"])
+        for ref, prefix in (("NC", "vs_NC"), ("PC-oracle", "vs_PC")):
+            other = by.get((key[0], key[1], ref))
+            if key[2] in ("NC", ref) or not other or (ref == "PC-oracle" and not key[2].startswith("OC")):
+                continue
+            other = sorted(other, key=lambda c: c["seed"])
             a = [r for c in cs for r in c["returns"]]
-            b = [r for c in nc for r in c["returns"]]
+            b = [r for c in other for r in c["returns"]]
             if len(a) == len(b):
-                row["vs_NC_mean"] = float(np.mean(np.asarray(a) - np.asarray(b)))
-                row["vs_NC_ci95"] = list(paired_bootstrap_ci(a, b))
+                row[f"{prefix}_mean"] = float(np.mean(np.asarray(a) - np.asarray(b)))
+                row[f"{prefix}_ci95"] = list(paired_bootstrap_ci(a, b))
         sw = cs[0].get("switch_step")
         if sw is not None:
             ref = by.get((key[0], key[1], "PC-oracle"))
@@ -680,9 +682,10 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         f"Machine: {report['machine']}; {report['executor']} executor, {report['workers']} workers, "
         f"{report['threads_per_cell']} planner thread(s) per cell; {report['seconds']:.0f} s.",
         "",
-        "| task | condition | arm | episodes | return (95% CI) | vs NC (paired 95% CI) | 1-step MSE | 10-step MSE "
+        "| task | condition | arm | episodes | return (95% CI) | vs NC (paired 95% CI) | vs PC-oracle | 1-step MSE "
+        "| 10-step MSE "
         "| rank rho | adapt steps | plan p50/p99 ms | step p50 ms | misses |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def f(x, fmt="{:.3g}"):
@@ -694,12 +697,17 @@ def write_markdown(report: dict, path: str, command: str) -> None:
             if "vs_NC_mean" not in r
             else f"{r['vs_NC_mean']:+.1f} ({r['vs_NC_ci95'][0]:+.1f} .. {r['vs_NC_ci95'][1]:+.1f})"
         )
+        vp = (
+            ""
+            if "vs_PC_mean" not in r
+            else f"{r['vs_PC_mean']:+.1f} ({r['vs_PC_ci95'][0]:+.1f} .. {r['vs_PC_ci95'][1]:+.1f})"
+        )
         ad = ""
         if "adaptation_steps" in r:
             ad = f"{f(r['adaptation_steps'], '{:.0f}')} (vs {r['adaptation_reference']})"
         lines.append(
             f"| {r['task']} | {r['condition']} | {r['arm']} | {r['episodes']} | {r['return_mean']:.1f} "
-            f"({r['return_ci95'][0]:.1f} .. {r['return_ci95'][1]:.1f}) | {vs} | {f(r['k_step_mse'].get('1'))} | "
+            f"({r['return_ci95'][0]:.1f} .. {r['return_ci95'][1]:.1f}) | {vs} | {vp} | {f(r['k_step_mse'].get('1'))} | "
             f"{f(r['k_step_mse'].get('10'))} | {f(r['rank_rho'], '{:.2f}')} | {ad} | {r['plan_p50_ms']:.2f} / "
             f"{r['plan_p99_ms']:.2f} | {f(r.get('step_p50_ms'), '{:.2f}')} | {r['deadline_misses']} |"
         )
