@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="the shipped learned Pendulum model, planned closed loop at nominal and shifted dynamics"
     )
     d.add_argument("--optimizer", choices=["mppi", "cem", "icem"], default="mppi")
-    d.add_argument("--episodes", type=int, default=5, help="episodes per condition")
+    d.add_argument("--episodes", type=int, default=4, help="episodes per condition and model")
     d.add_argument("--model", default=None, help="a Pendulum model file (default: the shipped one)")
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
