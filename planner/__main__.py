@@ -94,6 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     cg.add_argument("--seed", type=int, default=0)
     cg.add_argument("--json", default=None)
 
+    cr = cxs.add_parser("report", help="every arm on a task (ShiftBench), OC geometry, targets checked; md/json/png")
+    cr.add_argument("--task", default="Pendulum-v1")
+    cr.add_argument("--tier", choices=["smoke", "standard", "full"], default="standard")
+    cr.add_argument("--out", default="reports/contexts_pendulum", help="path stem of the .md/.json/.png written")
+    cr.add_argument("--model", action="append", default=[], metavar="ARM=FILE", help="override an arm's model")
+    cr.add_argument("--workers", type=int, default=None)
+    cr.add_argument("--executor", choices=["auto", "ray", "process", "inline"], default="auto")
+    cr.add_argument("--no-progress", action="store_true")
+
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
     e = sub.add_parser("eval", help="plan natively with a model file on a gymnasium task; print and write JSON")
@@ -276,6 +285,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(r, f, indent=2)
+        return 0
+    if args.cmd == "contexts" and args.what == "report":
+        from .context.report import run_contexts_report
+
+        arm_models = {}
+        for item in args.model:
+            arm, eq, path = item.partition("=")
+            if not (eq and arm and path):
+                ap.error(f"--model: expected ARM=FILE, got {item!r}")
+            arm_models[arm] = path
+        r = run_contexts_report(
+            args.out,
+            task=args.task,
+            tier=args.tier,
+            models=arm_models,
+            workers=args.workers,
+            executor=args.executor,
+            progress=not args.no_progress,
+            command="python -m planner " + " ".join(argv),
+        )
+        print(f"wrote {r['markdown']}")
         return 0
     if args.cmd == "info":
         from . import build_info

@@ -168,3 +168,34 @@ def test_cma_refinement_lowers_the_window_error_and_stays_in_the_trust_region(tm
     assert ref._errors(c[0], o[0, v], a_[0, v], n[0, v]) <= ref._errors(c0[0], o[0, v], a_[0, v], n[0, v])
     with pytest.raises(ValueError, match="popsize"):
         RefinedContext(path, popsize=1)
+
+
+def test_targets_are_checked_from_the_numbers():
+    from planner.context.report import check_targets
+
+    def row(cond, arm, ret, vs_nc=None, vs_pc=None, step=10.0, adapt=None):
+        r = {"task": "T", "condition": cond, "arm": arm, "return_mean": ret, "step_p50_ms": step}
+        if vs_nc:
+            r["vs_NC_mean"], r["vs_NC_ci95"] = vs_nc
+        if vs_pc:
+            r["vs_PC_mean"], r["vs_PC_ci95"] = vs_pc
+        if adapt is not None:
+            r["adaptation_steps"] = adapt
+        return r
+
+    summary = [
+        row("CaDM a", "NC", -300.0),
+        row("CaDM a", "PC-oracle", -100.0),
+        row("CaDM a", "OC", -110.0, vs_nc=(190.0, [150.0, 230.0]), step=10.5),
+        row("CaDM b", "NC", -300.0),
+        row("CaDM b", "PC-oracle", -100.0),
+        row("CaDM b", "OC", -290.0, vs_nc=(10.0, [-5.0, 25.0]), step=12.0),
+        row("delay 2", "OC", -50.0, vs_pc=(-3.0, [-6.0, -1.0])),
+        row("ID -> OOD", "OC", -50.0, adapt=4.0),
+    ]
+    text = "\n".join(check_targets(summary, "T"))
+    assert "1 of 2 bins" in text and "within 15% of PC-oracle: 1 of 2" in text
+    assert "(missed)" in text and "(met)" in text
+    assert "does not beat it" in text
+    assert "OC 4.0" in text
+    assert "(missed: > 1.1x)" in text  # 12.0 / 10.0 on bin b

@@ -1,0 +1,131 @@
+"""The contexts report in one command: ShiftBench with every arm on a task, the latent
+geometry of the OC encoder, and the issue's targets checked from the numbers.
+
+``python -m planner contexts report --task Pendulum-v1 --out reports/contexts_pendulum``
+writes ``.md``, ``.json``, ``.png`` and ``_geometry.json`` next to `out`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["check_targets", "run_contexts_report"]
+
+
+def _fmt_ci(mean: float, ci: list[float]) -> str:
+    return f"{mean:+.1f} ({ci[0]:+.1f} .. {ci[1]:+.1f})"
+
+
+def check_targets(summary: list[dict], task: str) -> list[str]:
+    """Markdown bullets: the contexts issue's targets, each met or not, from a ShiftBench summary."""
+    rows = [r for r in summary if r["task"] == task]
+    by = {(r["condition"], r["arm"]): r for r in rows}
+    conds = list(dict.fromkeys(r["condition"] for r in rows))
+    bins = [c for c in conds if c.startswith("CaDM")]
+    out = []
+    if bins:
+        beat, close = [], []
+        for c in bins:
+            oc, pc = by.get((c, "OC")), by.get((c, "PC-oracle"))
+            if oc and "vs_NC_ci95" in oc:
+                ok = oc["vs_NC_ci95"][0] > 0 and oc.get("episodes", 2) >= 2  # one episode gives no interval
+                beat.append(ok)
+                out.append(
+                    f"  - {c}: OC vs NC {_fmt_ci(oc['vs_NC_mean'], oc['vs_NC_ci95'])} {'(met)' if ok else '(missed)'}"
+                )
+            if oc and pc:
+                # Returns are negative or positive; "within 15%" of PC-oracle's return magnitude.
+                gap = (pc["return_mean"] - oc["return_mean"]) / max(abs(pc["return_mean"]), 1e-9)
+                close.append(gap <= 0.15)
+                out.append(
+                    f"    OC {oc['return_mean']:.1f} vs PC-oracle {pc['return_mean']:.1f}: "
+                    f"{'within' if gap <= 0.15 else 'not within'} 15% ({abs(gap) * 100:.1f}% "
+                    f"{'worse' if gap > 0 else 'better'})"
+                )
+        head = [
+            f"- Test bins, OC improves on NC with the paired interval excluding zero: "
+            f"{sum(beat)} of {len(beat)} bins; within 15% of PC-oracle: {sum(close)} of {len(close)}."
+        ]
+        out = head + out
+    unmodeled = [c for c in conds if not c.startswith("CaDM") and c != "nominal" and "->" not in c]
+    for c in unmodeled:
+        for arm in ("OC", "OC+CMA"):
+            r = by.get((c, arm))
+            if r and "vs_PC_ci95" in r:
+                ok = r["vs_PC_ci95"][0] > 0
+                out.append(
+                    f"- Unmodeled shift {c}: {arm} vs PC-oracle {_fmt_ci(r['vs_PC_mean'], r['vs_PC_ci95'])} "
+                    f"{'(beats it)' if ok else '(does not beat it)'}"
+                )
+    for c in (c for c in conds if "->" in c):
+        steps = ", ".join(
+            f"{arm} {by[(c, arm)].get('adaptation_steps')}"
+            for arm in ("NC", "PC-oracle", "OC", "OC+CMA")
+            if (c, arm) in by
+        )
+        out.append(f"- Adaptation after the switch {c} (steps; latent errors, each model in its own space): {steps}")
+    ratios = []
+    for c in conds:
+        nc, oc = by.get((c, "NC")), by.get((c, "OC"))
+        if nc and oc and nc.get("step_p50_ms") and oc.get("step_p50_ms"):
+            ratios.append(oc["step_p50_ms"] / nc["step_p50_ms"])
+    if ratios:
+        worst = max(ratios)
+        out.append(
+            f"- Control step with context inference vs without (OC / NC, step p50): {min(ratios):.2f}x .. {worst:.2f}x "
+            f"{'(met: <= 1.1x)' if worst <= 1.1 else '(missed: > 1.1x)'}"
+        )
+    return out
+
+
+def run_contexts_report(
+    out: str,
+    *,
+    task: str = "Pendulum-v1",
+    tier: str = "standard",
+    models: dict[str, str] | None = None,
+    workers: int | None = None,
+    executor: str = "auto",
+    progress: bool = True,
+    command: str = "",
+) -> dict[str, Any]:
+    """Runs every arm on `task` (ShiftBench `tier`), the OC geometry, and writes the report."""
+    from ..bench import shiftbench
+    from .geometry import context_geometry
+
+    base = Path(out)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    report = shiftbench.run_shiftbench(
+        tier,
+        json_path=str(base.with_suffix(".json")),
+        models={task: dict(models or {})},
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        tasks=(task,),
+    )
+    oc_cells = [c for c in report["cells"] if c["arm"] == "OC"]
+    geometry = None
+    if oc_cells and task == "Pendulum-v1":
+        geometry = context_geometry(oc_cells[0]["model"], task, episodes=8)
+        base.with_name(base.name + "_geometry.json").write_text(json.dumps(geometry, indent=2))
+    md = base.with_suffix(".md")
+    shiftbench.write_markdown(report, str(md), command or f"python -m planner contexts report --task {task}")
+    shiftbench.plot_report(report, str(base.with_suffix(".png")))
+    lines = ["", "## Against the contexts issue's targets", "", *check_targets(report["summary"], task)]
+    if geometry:
+        lines += ["", "## Latent geometry of the OC encoder", ""]
+        lines.append(
+            "- Linear probe R^2 (held-out episodes): "
+            + ", ".join(f"{n} {v:.2f}" for n, v in geometry["probe_r2"].items())
+        )
+        for n, sw in geometry["sweeps"].items():
+            lines.append(
+                f"- Sweep of {n} over {sw['factors']}: |Spearman| {sw['spearman_episodes']:.2f} (episodes), "
+                f"{sw['spearman_means']:.2f} (setting means)"
+            )
+    with open(md, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    return {"report": report, "geometry": geometry, "markdown": str(md)}
