@@ -10,9 +10,11 @@ measures:
 - k-step prediction error (k = 1, 5, 10, 30) on the arm's own trajectories: the mean
   squared distance, per latent dimension, between the model's k-step latent
   prediction from (s_t, a_t..a_{t+k-1}) and the encoding of the observed s_{t+k};
+- one-step reward prediction error |r_model - r| in environment units (comparable across
+  arms, unlike latent errors, which live in each model's own latent space);
 - adaptation speed after an abrupt switch (time-varying suite): steps after the switch
-  until the arm's one-step error (moving average over 5 steps) is within 1.1x of the
-  reference's, the reference being PC-oracle when that arm runs, else the arm's own
+  until the arm's one-step reward error (moving average over 5 steps) is within 1.1x of
+  the reference's, the reference being PC-oracle when that arm runs, else the arm's own
   error over the last quarter of the episode;
 - ranking agreement: every `rank_every` steps, the planner's sampling distribution is
   sampled (16 sequences + the plan), the model scores them, and each is executed in a
@@ -246,18 +248,24 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _prediction_errors(scorer: Any, traces: list[dict], contexts: list[np.ndarray | None]) -> dict[str, Any]:
-    """k-step latent prediction errors and the per-step one-step error trace of each episode."""
+def _prediction_errors(
+    scorer: Any, traces: list[dict], contexts: list[np.ndarray | None], reward_scorer: Any = None
+) -> dict[str, Any]:
+    """k-step latent prediction errors, and per episode the one-step latent error trace and
+    (with `reward_scorer`, a scorer without terminal value) the one-step reward error trace
+    |r_model(s_t, a_t, c) - r_t| in environment units: the same scale for every arm."""
     errs: dict[int, list[float]] = {k: [] for k in K_STEPS}
     one_step: list[list[float]] = []
+    reward_err: list[list[float]] = []
     for tr, ctx_seq in zip(traces, contexts, strict=True):
         obs, act = tr["obs"].astype(np.float32), tr["action"].astype(np.float32)
         T = len(obs)
         if T < 2:
             one_step.append([])
+            reward_err.append([])
             continue
         enc = scorer.encode(np.ascontiguousarray(obs))
-        trace1 = []
+        trace1, trace_r = [], []
         for t in range(T - 1):
             ctx = None if ctx_seq is None else ctx_seq[t]
             kmax = min(max(K_STEPS), T - 1 - t)
@@ -266,10 +274,15 @@ def _prediction_errors(scorer: Any, traces: list[dict], contexts: list[np.ndarra
                 if k <= kmax and (k == 1 or t % 5 == 0):
                     errs[k].append(float(np.mean((z[0, k] - enc[t + k]) ** 2)))
             trace1.append(float(np.mean((z[0, 1] - enc[t + 1]) ** 2)))
+            if reward_scorer is not None:
+                _, r = reward_scorer.predict(obs[t], np.ascontiguousarray(act[None, t : t + 1]), ctx)
+                trace_r.append(abs(float(r[0]) - float(tr["reward"][t])))
         one_step.append(trace1)
+        reward_err.append(trace_r)
     return {
         "k_step_mse": {str(k): (float(np.mean(v)) if v else None) for k, v in errs.items()},
         "one_step_trace": one_step,
+        "reward_error_trace": reward_err,
     }
 
 
@@ -351,7 +364,9 @@ def run_job(job: Job) -> dict:
     for n in T:
         contexts.append(None if flat_ctx is None else [c for c in flat_ctx[start : start + n]])
         start += n
-    pred = _prediction_errors(scorer, res["traces"], [None if c is None else np.asarray(c) for c in contexts])
+    reward_scorer = LatentScorer(model, terminal_value=False)
+    ctxs = [None if c is None else np.asarray(c) for c in contexts]
+    pred = _prediction_errors(scorer, res["traces"], ctxs, reward_scorer)
     return {
         "task": job.task,
         "condition": job.condition,
@@ -365,6 +380,7 @@ def run_job(job: Job) -> dict:
         "iterations_mean": float(np.mean(res["iterations"])),
         "k_step_mse": pred["k_step_mse"],
         "one_step_trace": pred["one_step_trace"],
+        "reward_error_trace": pred["reward_error_trace"],
         "rank_rho": [x for x in rho if np.isfinite(x)],
         "shift_log": res["shift_logs"][0] if res["shift_logs"] else None,
         "seconds": seconds,
@@ -633,6 +649,7 @@ def summarize(cells: list[dict]) -> list[dict]:
                 for k in cs[0]["k_step_mse"]
             },
             "rank_rho": _mean_or_none([x for c in cs for x in c["rank_rho"]]),
+            "reward_mae_1": _mean_or_none([x for c in cs for tr in c.get("reward_error_trace") or [] for x in tr]),
         }
         for ref, prefix in (("NC", "vs_NC"), ("PC-oracle", "vs_PC")):
             other = by.get((key[0], key[1], ref))
@@ -646,19 +663,23 @@ def summarize(cells: list[dict]) -> list[dict]:
                 row[f"{prefix}_ci95"] = list(paired_bootstrap_ci(a, b))
         sw = cs[0].get("switch_step")
         if sw is not None:
+            # Reward error is in environment units, the same scale for every arm (latent
+            # errors live in each model's own latent space); older reports lack it.
+            trace_key = "reward_error_trace" if all(c.get("reward_error_trace") for c in cs) else "one_step_trace"
             ref = by.get((key[0], key[1], "PC-oracle"))
             steps = []
             for i, c in enumerate(cs):
-                for e, tr in enumerate(c["one_step_trace"]):
+                for e, tr in enumerate(c[trace_key]):
                     ref_tr = None
                     if ref and key[2] != "PC-oracle":
                         rc = sorted(ref, key=lambda c: c["seed"])
-                        if i < len(rc) and e < len(rc[i]["one_step_trace"]):
-                            ref_tr = rc[i]["one_step_trace"][e]
+                        if i < len(rc) and e < len(rc[i].get(trace_key) or []):
+                            ref_tr = rc[i][trace_key][e]
                     steps.append(_adaptation_steps(tr, sw, ref_tr))
             got = [s for s in steps if s is not None]
             row["adaptation_steps"] = float(np.mean(got)) if got else None
             row["adaptation_reference"] = "PC-oracle" if ref and key[2] != "PC-oracle" else "own steady state"
+            row["adaptation_error"] = "reward" if trace_key == "reward_error_trace" else "latent"
             row["adaptation_never"] = len(steps) - len(got)
         rows.append(row)
     return rows
@@ -683,9 +704,9 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         f"{report['threads_per_cell']} planner thread(s) per cell; {report['seconds']:.0f} s.",
         "",
         "| task | condition | arm | episodes | return (95% CI) | vs NC (paired 95% CI) | vs PC-oracle | 1-step MSE "
-        "| 10-step MSE "
+        "| 10-step MSE | 1-step reward err "
         "| rank rho | adapt steps | plan p50/p99 ms | step p50 ms | misses |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def f(x, fmt="{:.3g}"):
@@ -704,11 +725,13 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         )
         ad = ""
         if "adaptation_steps" in r:
-            ad = f"{f(r['adaptation_steps'], '{:.0f}')} (vs {r['adaptation_reference']})"
+            err = r.get("adaptation_error", "latent")
+            ad = f"{f(r['adaptation_steps'], '{:.0f}')} ({err}, vs {r['adaptation_reference']})"
         lines.append(
             f"| {r['task']} | {r['condition']} | {r['arm']} | {r['episodes']} | {r['return_mean']:.1f} "
             f"({r['return_ci95'][0]:.1f} .. {r['return_ci95'][1]:.1f}) | {vs} | {vp} | {f(r['k_step_mse'].get('1'))} | "
-            f"{f(r['k_step_mse'].get('10'))} | {f(r['rank_rho'], '{:.2f}')} | {ad} | {r['plan_p50_ms']:.2f} / "
+            f"{f(r['k_step_mse'].get('10'))} | {f(r.get('reward_mae_1'))} | {f(r['rank_rho'], '{:.2f}')} | {ad} | "
+            f"{r['plan_p50_ms']:.2f} / "
             f"{r['plan_p99_ms']:.2f} | {f(r.get('step_p50_ms'), '{:.2f}')} | {r['deadline_misses']} |"
         )
     for s in report["skipped"]:

@@ -65,7 +65,9 @@ def check_targets(summary: list[dict], task: str) -> list[str]:
             for arm in ("NC", "PC-oracle", "OC", "OC+CMA")
             if (c, arm) in by
         )
-        out.append(f"- Adaptation after the switch {c} (steps; latent errors, each model in its own space): {steps}")
+        out.append(
+            f"- Adaptation after the switch {c} (steps until the one-step error is within 1.1x of PC-oracle's): {steps}"
+        )
     ratios = []
     for c in conds:
         nc, oc = by.get((c, "NC")), by.get((c, "OC"))

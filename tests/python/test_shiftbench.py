@@ -91,6 +91,8 @@ def test_one_cell_measures_everything():
     assert len(cell["rank_rho"]) == 2 and all(-1 <= r <= 1 for r in cell["rank_rho"])
     assert cell["shift_log"] is not None
     assert len(cell["one_step_trace"][0]) == 39
+    rerr = cell["reward_error_trace"][0]
+    assert len(rerr) == 39 and all(e >= 0 for e in rerr) and np.mean(rerr) < 2.0  # Pendulum rewards are -16..0
     # Without a time budget a cell is deterministic: the same job gives the same episode.
     again = shiftbench.run_job(job)
     assert again["returns"] == cell["returns"] and again["k_step_mse"] == cell["k_step_mse"]
