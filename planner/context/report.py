@@ -14,6 +14,27 @@ from typing import Any
 __all__ = ["check_targets", "run_contexts_report"]
 
 
+#: What the Pendulum arms are (the configs in configs/ say the same in data).
+ABOUT = {
+    "Pendulum-v1": """## What the arms are
+
+One architecture (latent-small: Z 32, MLPs 128 x 2, LayerNorm + Mish), one dataset (400
+random-action episodes of 100 steps, pole m and l drawn uniformly in 0.75 .. 1.25, two
+episodes per draw), 4000 gradient steps each; only the context differs. NC: no context
+(configs/pendulum_small.json). PC-oracle: C = 2, the true log m, log l factors
+(configs/pendulum_pc.json). OC: C = 8, inferred from the last 16 transitions by the
+jointly trained encoder (outcome prediction + 1e-3 KL + 0.1 multi-positive InfoNCE over
+dynamics IDs, 32 draws per batch; configs/pendulum_oc.json), re-inferred natively every
+control step. OC+CMA: OC refined by CMA-ES (popsize 8, 4 generations, trust region +-1,
+sigma 0.3) on the window's one-step latent error when the last error exceeds 2x its
+running mean, or every 20 steps. Planner for every arm: native MPPI 500 x H20 x 2, one
+thread per cell, no time budget (deterministic returns); 3 seeds x 3 episodes per cell,
+paired across arms (same env seeds and starts). Step milliseconds depend on what else
+shared the 2 cores (see the deadline-miss column).
+""",
+}
+
+
 def _fmt_ci(mean: float, ci: list[float]) -> str:
     return f"{mean:+.1f} ({ci[0]:+.1f} .. {ci[1]:+.1f})"
 
@@ -116,7 +137,8 @@ def run_contexts_report(
     md = base.with_suffix(".md")
     shiftbench.write_markdown(report, str(md), command or f"python -m planner contexts report --task {task}")
     shiftbench.plot_report(report, str(base.with_suffix(".png")))
-    lines = ["", "## Against the contexts issue's targets", "", *check_targets(report["summary"], task)]
+    lines = ["", ABOUT.get(task, ""), "## Against the contexts issue's targets", ""]
+    lines += check_targets(report["summary"], task)
     if geometry:
         lines += ["", "## Latent geometry of the OC encoder", ""]
         lines.append(
