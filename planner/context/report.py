@@ -35,6 +35,10 @@ shared the 2 cores (see the deadline-miss column).
 }
 
 
+def _steps(x: float | None) -> str:
+    return "never" if x is None else f"{x:.1f}"
+
+
 def _fmt_ci(mean: float, ci: list[float]) -> str:
     return f"{mean:+.1f} ({ci[0]:+.1f} .. {ci[1]:+.1f})"
 
@@ -82,7 +86,7 @@ def check_targets(summary: list[dict], task: str) -> list[str]:
                 )
     for c in (c for c in conds if "->" in c):
         steps = ", ".join(
-            f"{arm} {by[(c, arm)].get('adaptation_steps')}"
+            f"{arm} {_steps(by[(c, arm)].get('adaptation_steps'))}"
             for arm in ("NC", "PC-oracle", "OC", "OC+CMA")
             if (c, arm) in by
         )
@@ -101,6 +105,37 @@ def check_targets(summary: list[dict], task: str) -> list[str]:
             f"{'(met: <= 1.1x)' if worst <= 1.1 else '(missed: > 1.1x)'}"
         )
     return out
+
+
+def write_contexts_markdown(report: dict, geometry: dict | None, path: str, command: str) -> None:
+    """The ShiftBench table, what the arms are, the targets checked, and the geometry."""
+    from ..bench import shiftbench
+
+    task = report["summary"][0]["task"] if report["summary"] else ""
+    shiftbench.write_markdown(report, path, command)
+    text = (
+        Path(path)
+        .read_text()
+        .replace(
+            f"# ShiftBench, tier `{report['tier']}`",
+            f"# Outcome-centric contexts on {task} (ShiftBench {report['tier']} tier, every arm)",
+            1,
+        )
+    )
+    lines = ["", ABOUT.get(task, ""), "## Against the contexts issue's targets", ""]
+    lines += check_targets(report["summary"], task)
+    if geometry:
+        lines += ["", "## Latent geometry of the OC encoder", ""]
+        lines.append(
+            "- Linear probe R^2 (held-out episodes): "
+            + ", ".join(f"{n} {v:.2f}" for n, v in geometry["probe_r2"].items())
+        )
+        for n, sw in geometry["sweeps"].items():
+            lines.append(
+                f"- Sweep of {n} over {sw['factors']}: |Spearman| {sw['spearman_episodes']:.2f} (episodes), "
+                f"{sw['spearman_means']:.2f} (setting means)"
+            )
+    Path(path).write_text(text + "\n".join(lines) + "\n")
 
 
 def run_contexts_report(
@@ -135,21 +170,6 @@ def run_contexts_report(
         geometry = context_geometry(oc_cells[0]["model"], task, episodes=8)
         base.with_name(base.name + "_geometry.json").write_text(json.dumps(geometry, indent=2))
     md = base.with_suffix(".md")
-    shiftbench.write_markdown(report, str(md), command or f"python -m planner contexts report --task {task}")
+    write_contexts_markdown(report, geometry, str(md), command or f"python -m planner contexts report --task {task}")
     shiftbench.plot_report(report, str(base.with_suffix(".png")))
-    lines = ["", ABOUT.get(task, ""), "## Against the contexts issue's targets", ""]
-    lines += check_targets(report["summary"], task)
-    if geometry:
-        lines += ["", "## Latent geometry of the OC encoder", ""]
-        lines.append(
-            "- Linear probe R^2 (held-out episodes): "
-            + ", ".join(f"{n} {v:.2f}" for n, v in geometry["probe_r2"].items())
-        )
-        for n, sw in geometry["sweeps"].items():
-            lines.append(
-                f"- Sweep of {n} over {sw['factors']}: |Spearman| {sw['spearman_episodes']:.2f} (episodes), "
-                f"{sw['spearman_means']:.2f} (setting means)"
-            )
-    with open(md, "a") as f:
-        f.write("\n".join(lines) + "\n")
     return {"report": report, "geometry": geometry, "markdown": str(md)}
