@@ -18,6 +18,7 @@ from .dynamics import (
     scaled_dynamics,
 )
 
+#: Public names of `spec` and `shifts`: the one list of them.
 _SHIFT_NAMES = (
     "ACTION_ORDER",
     "ALL_PARAMETERS",
@@ -64,5 +65,8 @@ def __getattr__(name: str) -> object:
     if name in ("shifts", "suites"):
         return importlib.import_module(f".{name}", __name__)
     if name in _SHIFT_NAMES:
+        spec = importlib.import_module(".spec", __name__)  # no simulator needed for specs
+        if hasattr(spec, name):
+            return getattr(spec, name)
         return getattr(importlib.import_module(".shifts", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
