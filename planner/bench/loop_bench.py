@@ -1,7 +1,7 @@
 """The real-time loop benchmark: a latent-small model at 100 Hz on 2 cores.
 
 Runs `LoopRunner` in real time (sleeping to each tick) on HalfCheetah-v5 with the shipped
-latent-small model (`planner/assets/halfcheetah_small.lpm.safetensors`), MPPI 256 x H12
+latent-small model (`runs/halfcheetah.lpm.safetensors`, trained by reports/halfcheetah.md), MPPI 256 x H12
 x 4 iterations (the latent-small configuration of BENCHMARKS.md), a planning budget of
 80% of the 10 ms period, in the foreground (plan, then act) and in background mode
 (plan while the last action executes, executing the plan shifted by its latency).
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import MPPIConfig
-from ..evaluate import HALFCHEETAH_MODEL
+from ..evaluate import HALFCHEETAH_COMMAND, HALFCHEETAH_MODEL
 
 __all__ = ["run_loop_bench", "write_markdown", "plot_report"]
 
@@ -44,6 +44,8 @@ def run_loop_bench(
     from ..planner import Planner
 
     path = str(model or HALFCHEETAH_MODEL)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model: {path} does not exist; train it with `{HALFCHEETAH_COMMAND}` or pass --model")
     results = []
     for mode in modes:
         planner = Planner.from_file(path, MPPIConfig(**CONFIG), seed=seed, threads=threads)
@@ -103,7 +105,7 @@ def write_markdown(report: dict, path: str, command: str) -> None:
         "",
         f"Command: `{command}`",
         "",
-        f"Model `{Path(report['model']).name}` (latent-small, trained by reports/halfcheetah.md), MPPI "
+        f"Model `{report['model']}` (latent-small, trained by reports/halfcheetah.md), MPPI "
         f"{report['config']['samples']} x H{report['config']['horizon']} x {report['config']['iterations']}, "
         f"{report['threads']} planner threads on {report['cores']} cores, budget {report['budget_fraction']:.0%} of "
         f"the {1e3 / report['hz']:.0f} ms period, load average at the end {report['load_average']}.",

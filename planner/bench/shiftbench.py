@@ -46,6 +46,7 @@ import numpy as np
 
 from ..config import config_from_dict
 from ..evaluate import (
+    HALFCHEETAH_COMMAND,
     HALFCHEETAH_MODEL,
     PENDULUM_MODEL,
     PENDULUM_OC_MODEL,
@@ -111,6 +112,8 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
 
     # The configuration the HalfCheetah model was trained and evaluated with (configs/halfcheetah.json).
     icem = dict(samples=512, horizon=12, iterations=3, elites=32, noise_beta=2.0, min_std=0.05)
+    cheetah_models = {"NC": str(HALFCHEETAH_MODEL)} if HALFCHEETAH_MODEL.is_file() else {}
+    cheetah_models.update(models.get("HalfCheetah-v5", {}))
     tasks = [
         TaskSetup(
             "Pendulum-v1",
@@ -127,7 +130,7 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
             icem,
             conditions("HalfCheetah-v5", ("CaDM-test",))
             + conditions("HalfCheetah-v5", ("unmodeled", "time-varying"), 1)[1:],
-            {"NC": str(HALFCHEETAH_MODEL), **models.get("HalfCheetah-v5", {})},
+            cheetah_models,
             episodes=max(1, episodes - 2),
             seeds=seeds,
         ),
@@ -371,7 +374,10 @@ def run_shiftbench(
     for ts in setups:
         config_from_dict(ts.optimizer, ts.knobs)  # a bad configuration fails here, not in a worker
         if not ts.models:
-            skipped.append({"task": ts.task, "reason": "no model file for any arm (pass --model TASK:ARM=FILE)"})
+            reason = "no model file for any arm (pass --model TASK:ARM=FILE)"
+            if ts.task == "HalfCheetah-v5":
+                reason += f"; the NC model comes from `{HALFCHEETAH_COMMAND}`"
+            skipped.append({"task": ts.task, "reason": reason})
             continue
         for label, spec in ts.conditions:
             for arm, path in ts.models.items():
