@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .config import config_from_dict
-from .evaluate import PENDULUM_MODEL, PENDULUM_OC_MODEL, bootstrap_ci, run_closed_loop
+from .evaluate import PENDULUM_MODEL, PENDULUM_OC_MODEL, closed_loop_stats, run_closed_loop
 from .planner import Planner
 
 DEFAULTS = {
@@ -81,23 +81,17 @@ def run_demo(
                 context=src,
                 history=src.history if src else 32,
             )
-            lo, hi = bootstrap_ci(r["returns"])
-            plan_ms = np.asarray(r["plan_ms"])
+            stats = closed_loop_stats(r)
+            stats["mean_return"] = stats.pop("mean")
             rows.append(
                 {
                     "condition": label,
                     "model": name,
                     "shift": spec,
-                    "returns": r["returns"],
-                    "mean_return": float(np.mean(r["returns"])),
-                    "ci95": [lo, hi],
-                    "p50_ms": float(np.percentile(plan_ms, 50)),
-                    "p99_ms": float(np.percentile(plan_ms, 99)),
+                    **stats,
                     "step_p50_ms": float(np.percentile(r["latency_ms"], 50)),
-                    "deadline_misses": r["deadline_misses"],
-                    "iterations_mean": float(np.mean(r["iterations"])),
                     "_angles": [np.arctan2(t["obs"][:, 1], t["obs"][:, 0]) for t in r["traces"]],
-                    "_plan_ms": plan_ms,
+                    "_plan_ms": np.asarray(r["plan_ms"]),
                 }
             )
     bar.close()

@@ -30,7 +30,7 @@ HALFCHEETAH_COMMAND = "python -m planner.models.mbrl --config configs/halfcheeta
 PENDULUM_OC_MODEL = ASSETS / "pendulum_oc.lpm.safetensors"
 PENDULUM_PC_MODEL = ASSETS / "pendulum_pc.lpm.safetensors"
 
-__all__ = ["ASSETS", "bootstrap_ci", "evaluate", "paired_bootstrap_ci", "run_closed_loop"]
+__all__ = ["ASSETS", "bootstrap_ci", "closed_loop_stats", "evaluate", "paired_bootstrap_ci", "run_closed_loop"]
 
 
 def bootstrap_ci(values, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
@@ -146,6 +146,21 @@ def run_closed_loop(
     return out
 
 
+def closed_loop_stats(r: dict) -> dict:
+    """Returns with their mean and 95% interval, plan ms p50 / p99, misses and iterations
+    of a `run_closed_loop` result."""
+    lo, hi = bootstrap_ci(r["returns"])
+    return {
+        "returns": r["returns"],
+        "mean": float(np.mean(r["returns"])),
+        "ci95": [lo, hi],
+        "p50_ms": float(np.percentile(r["plan_ms"], 50)),
+        "p99_ms": float(np.percentile(r["plan_ms"], 99)),
+        "deadline_misses": r["deadline_misses"],
+        "iterations_mean": float(np.mean(r["iterations"])),
+    }
+
+
 def evaluate(
     model: str | Path,
     config: OptimizerConfig,
@@ -204,8 +219,6 @@ def evaluate(
     finally:
         if bar is not None:
             bar.close()
-    returns = r["returns"]
-    lo, hi = bootstrap_ci(returns)
     return {
         "model": str(model),
         "task": task,
@@ -217,13 +230,7 @@ def evaluate(
         "threads": planner.threads,
         "hz": r["hz"],
         "budget_fraction": budget_fraction,
-        "returns": returns,
-        "mean": float(np.mean(returns)),
-        "ci95": [lo, hi],
-        "p50_ms": float(np.percentile(r["plan_ms"], 50)),
-        "p99_ms": float(np.percentile(r["plan_ms"], 99)),
-        "deadline_misses": r["deadline_misses"],
-        "iterations_mean": float(np.mean(r["iterations"])),
+        **closed_loop_stats(r),
         "overrun_within_one_iteration": r["overrun_within_one_iteration"],
         "shift_logs": r["shift_logs"],
     }

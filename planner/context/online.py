@@ -52,7 +52,7 @@ class OutcomeContext:
                 f"create MPCController(..., history={self.history})"
             )
         obs, act, nxt, mask = history.window()
-        return self.encoder.infer(obs, act, nxt, mask.astype(np.uint8))
+        return self.encoder.infer(obs, act, nxt, mask)
 
 
 class OracleContext:

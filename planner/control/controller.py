@@ -59,6 +59,9 @@ class History:
         self.action = np.zeros((batch, length, action_dim), np.float32)
         self.next_obs = np.zeros((batch, length, obs_dim), np.float32)
         self.count = np.zeros(batch, np.int64)  # transitions recorded since the robot's reset
+        self._w_obs, self._w_act = np.zeros_like(self.obs), np.zeros_like(self.action)
+        self._w_next, self._w_mask = np.zeros_like(self.next_obs), np.zeros((batch, length), bool)
+        self._arange = np.arange(length)
 
     def push(self, b: int, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> None:
         i = self.count[b] % self.length
@@ -75,17 +78,29 @@ class History:
         self.next_obs[sel] = 0
 
     def window(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(obs, action, next_obs [B, K, ...], mask [B, K]), oldest first, zero-padded in front."""
-        B, K = self.batch, self.length
-        o, a, n = np.zeros_like(self.obs), np.zeros_like(self.action), np.zeros_like(self.next_obs)
-        mask = np.zeros((B, K), bool)
-        for b in range(B):
+        """(obs, action, next_obs [B, K, ...], mask [B, K]), oldest first, zero-padded in front.
+
+        The arrays are buffers of this History, rewritten by the next call (contexts read
+        them every control step; nothing is allocated).
+        """
+        K = self.length
+        o, a, n, mask = self._w_obs, self._w_act, self._w_next, self._w_mask
+        for b in range(self.batch):
             c = int(min(self.count[b], K))
+            pad = K - c
+            o[b, :pad] = 0.0
+            a[b, :pad] = 0.0
+            n[b, :pad] = 0.0
+            mask[b, :pad] = False
+            mask[b, pad:] = True
             if c == 0:
                 continue
-            idx = (np.arange(self.count[b] - c, self.count[b]) % K).astype(np.int64)
-            o[b, K - c :], a[b, K - c :], n[b, K - c :] = self.obs[b, idx], self.action[b, idx], self.next_obs[b, idx]
-            mask[b, K - c :] = True
+            # Ring slots oldest first: the newest is at (count - 1) % K.
+            start = int(self.count[b] - c) % K
+            idx = (start + self._arange[:c]) % K
+            np.take(self.obs[b], idx, axis=0, out=o[b, pad:])
+            np.take(self.action[b], idx, axis=0, out=a[b, pad:])
+            np.take(self.next_obs[b], idx, axis=0, out=n[b, pad:])
         return o, a, n, mask
 
 
@@ -206,16 +221,22 @@ class MPCController:
 
     def act(self, obs: Any, budget_ms: float | None = None) -> np.ndarray:
         """One control step: observe, plan (or hold), remember the action. Returns [A] or [B, A]."""
-        o = self.observe(obs)
+        action, _ = self.act_observed(self.observe(obs), budget_ms)
+        return action[0] if np.ndim(obs) == 1 else action
+
+    def act_observed(self, obs: np.ndarray, budget_ms: float | None = None) -> tuple[np.ndarray, PlanResult | None]:
+        """`act` after `observe`: plans from float32 [B, S] `obs` when a plan is due, else
+        executes the held plan. Returns (action [B, A], the PlanResult or None when held)."""
+        r = None
         if self._since_plan >= self.replan_every:
-            self.plan(o, budget_ms)
+            r = self.plan(obs, budget_ms)
         else:
             self.planner.shift(1)  # keep the warm start aligned with the executed steps
         k = min(self._since_plan, self.horizon - 1)
         action = self._plan[:, k].copy()
         self._since_plan += 1
         self.commit(action)
-        return action[0] if np.ndim(obs) == 1 else action
+        return action, r
 
     def commit(self, action: np.ndarray) -> None:
         """Records the action [B, A] actually sent (for the next transition)."""

@@ -60,6 +60,13 @@ class LoopStats:
     configured_iterations: int = 0
     startup_ms: float = 0.0  # background: the first tick, which waits for the first plan
 
+    def record_plan(self, r: Any, budget_ms: float) -> None:
+        """Adds one plan's figures (a `PlanResult` and the budget it had)."""
+        self.plan_ms.append(r.elapsed_ms)
+        self.plan_budget_ms.append(budget_ms)
+        self.iterations.append(r.iterations)
+        self.max_iteration_ms.append(r.max_iteration_ms)
+
     @property
     def period_ms(self) -> float:
         return 1e3 / self.hz
@@ -194,6 +201,10 @@ class LoopRunner:
             configured_iterations=self.controller.planner.config.iterations,
         )
 
+    def _next_tick(self, scheduled: float) -> float:
+        """The next tick's start: one period on, or now when late (no burst to catch up)."""
+        return max(scheduled + self.period, time.perf_counter())
+
     def _budget_ms(self) -> float:
         return math.inf if self.budget_fraction is None else self.budget_fraction * self.period * 1e3
 
@@ -224,20 +235,10 @@ class LoopRunner:
                 stats.jitter_ms.append((clock() - next_tick) * 1e3)
             t0 = clock()
             obs = ctl.observe(self._read())
-            planned = ctl._since_plan >= ctl.replan_every
-            if planned:
-                left = max(budget - (clock() - t0) * 1e3, 1e-3)
-                r = ctl.plan(obs, budget_ms=left if math.isfinite(left) else None)
-                stats.plan_ms.append(r.elapsed_ms)
-                stats.plan_budget_ms.append(left)
-                stats.iterations.append(r.iterations)
-                stats.max_iteration_ms.append(r.max_iteration_ms)
-            else:
-                ctl.planner.shift(1)
-            idx = min(ctl._since_plan, ctl.horizon - 1)
-            action = ctl._plan[:, idx].copy()
-            ctl._since_plan += 1
-            ctl.commit(action)
+            left = max(budget - (clock() - t0) * 1e3, 1e-3)
+            action, r = ctl.act_observed(obs, left if math.isfinite(left) else None)
+            if r is not None:
+                stats.record_plan(r, left)
             self._send(action)
             stats.latency_ms.append((clock() - t0) * 1e3)
             stats.ticks += 1
@@ -245,9 +246,7 @@ class LoopRunner:
                 on_step(k, obs, action)
             if stop_when_done and self._all_done():
                 break
-            next_tick += self.period
-            if self.realtime and clock() > next_tick:
-                next_tick = clock()  # late: start the next tick now, do not burst to catch up
+            next_tick = self._next_tick(next_tick) if self.realtime else next_tick
         return stats
 
     def _run_background(self, steps: int, stop_when_done: bool, on_step) -> LoopStats:
@@ -282,10 +281,7 @@ class LoopRunner:
                     state["plan"], state["plan_tick"] = r.plan.reshape(ctl.batch, ctl.horizon, -1).copy(), k
                     ctl.last, ctl.context = r, ctx  # what a synchronous act() would have left
                     ctl._plan[:] = state["plan"]
-                    stats.plan_ms.append(r.elapsed_ms)
-                    stats.plan_budget_ms.append(budget)
-                    stats.iterations.append(r.iterations)
-                    stats.max_iteration_ms.append(r.max_iteration_ms)
+                    stats.record_plan(r, budget)
                     cond.notify_all()
 
         worker = threading.Thread(target=planner_thread, name="planner", daemon=True)
@@ -320,9 +316,7 @@ class LoopRunner:
                     on_step(k, obs, action)
                 if stop_when_done and self._all_done():
                     break
-                next_tick += self.period
-                if clock() > next_tick:
-                    next_tick = clock()
+                next_tick = self._next_tick(next_tick)
         finally:
             with cond:
                 state["stop"] = True
