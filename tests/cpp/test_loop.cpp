@@ -21,15 +21,7 @@
 #include "planner/control/pendulum_robot.h"
 #include "planner/planner.h"
 
-// Counts heap allocations so the tests can check that ticks allocate nothing.
-static std::atomic<long> g_allocations{0};
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "check.h"
 
 namespace {
 
@@ -39,29 +31,6 @@ using planner::control::PendulumParams;
 using planner::control::RealTimeLoop;
 using planner::control::SimulatedPendulum;
 using planner::control::Telemetry;
-
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAILED: %s\n", what.c_str());
-  }
-}
-
-template <class E>
-void check_throws(const std::function<void()>& f, const std::string& what) {
-  try {
-    f();
-    check(false, what + " (no exception)");
-  } catch (const E&) {
-    check(true, what);
-  } catch (const std::exception& e) {
-    check(false, what + " (wrong exception: " + e.what() + ")");
-  }
-}
 
 bool close(double a, double b, double tol) { return std::fabs(a - b) <= tol * std::fmax(1.0, std::fabs(b)); }
 
