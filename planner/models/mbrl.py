@@ -253,42 +253,22 @@ def _collect_planned(
     model_file: Path, cfg: MBRLConfig, task: str, seed: int, deadline: float, progress: bool, desc: str
 ) -> tuple[Dataset | None, list[float]]:
     """Episodes planned natively with `model_file` plus exploration noise; plan times (ms)."""
+    from .shifted_data import collect_planned
+
     planner = Planner.from_file(
         str(model_file), cfg.optimizer_config(), seed=seed, threads=cfg.plan_threads, disagreement=cfg.disagreement
     )
-    C = planner.context_dim
-    ctx = np.zeros(C, np.float32) if C else None
-    plan_ms: list[float] = []
-
-    def policy(obs: np.ndarray) -> np.ndarray:
-        t0 = time.perf_counter_ns()
-        a = planner.plan(np.ascontiguousarray(obs, np.float32), context=ctx).action
-        plan_ms.append((time.perf_counter_ns() - t0) / 1e6)
-        return a
-
-    policy.__name__ = "native_planner"
-    ds = None
-    bar = _bar(cfg.episodes_per_round, progress, desc)
-    for e in range(cfg.episodes_per_round):
-        if e > 0 and time.perf_counter() > deadline:
-            break
-        planner.reset()
-        ep = collect(
-            task,
-            1,
-            policy=policy,
-            noise_std=cfg.noise_std,
-            max_steps=cfg.episode_steps,
-            seed=seed * 1000 + e,
-            progress=False,
-        )
-        ds = ep if ds is None else concat_datasets(ds, ep)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(ret=f"{_episode_returns(ep)[0]:.1f}")
-    if bar is not None:
-        bar.close()
-    return ds, plan_ms
+    return collect_planned(
+        planner,
+        task,
+        cfg.episodes_per_round,
+        noise_std=cfg.noise_std,
+        max_steps=cfg.episode_steps,
+        seed=seed,
+        deadline=deadline,
+        progress=progress,
+        desc=desc,
+    )
 
 
 # -- the loop -----------------------------------------------------------------------------

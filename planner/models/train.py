@@ -90,8 +90,15 @@ class TrainConfig:
             (outcome prediction only: the CaDM-style ablation).
         kl_coef, infonce_coef, infonce_temperature: weights of the context losses and
             the InfoNCE temperature (on L2-normalized context means).
-        draws_per_batch: for "outcome": batches hold this many dynamics IDs with
-            batch_size / draws_per_batch segments each, so every anchor has positives.
+        draws_per_batch: for "outcome" (and with `stratify_dynamics`): batches hold this
+            many dynamics IDs with batch_size / draws_per_batch segments each, so every
+            anchor has positives.
+        dataset_command: when set, `dataset` must already exist (built by this command,
+            e.g. a planned collection under shifted dynamics); a missing one is an error
+            naming the command rather than a silent random collection.
+        stratify_dynamics: sample every arm's batches stratified by dynamics ID, as
+            "outcome" always does (so arms compared on one dataset weigh its dynamics
+            alike even when one ID holds most of the data).
         steps: gradient steps.
         batch_size: sub-trajectories per step.
         horizon: T, steps of the multi-step losses.
@@ -122,6 +129,8 @@ class TrainConfig:
     infonce_coef: float = 0.1
     infonce_temperature: float = 0.1
     draws_per_batch: int = 32
+    stratify_dynamics: bool = False
+    dataset_command: str | None = None
     steps: int = 10000
     batch_size: int = 256
     horizon: int = 5
@@ -205,6 +214,8 @@ def _get_dataset(cfg: TrainConfig) -> Dataset:
         if ds.task != cfg.task:
             raise ValueError(f"dataset {cfg.dataset} is for {ds.task}, config says {cfg.task}")
         return ds
+    if cfg.dataset_command:
+        raise FileNotFoundError(f"dataset {cfg.dataset} does not exist: build it with `{cfg.dataset_command}`")
     c = cfg.collect
     ds = collect(
         cfg.task,
@@ -300,18 +311,23 @@ class _Tensors:
             raise ValueError(f"no episode is at least horizon={horizon} steps long")
         self.horizon = horizon
 
-    def enable_history(self, ds: Dataset, history: int, draws_per_batch: int) -> None:
-        """Outcome contexts: batches carry the K transitions before each segment and its dynamics ID."""
-        self.history = history
+    def stratify(self, ds: Dataset, draws_per_batch: int) -> None:
+        """Batches of D dynamics IDs x n/D segments each (every ID weighs the same)."""
         self.draws_per_batch = draws_per_batch
-        self.frame = torch.from_numpy(ds.frame_index.astype(np.int64))
         self.dyn = torch.from_numpy(ds.dynamics_id[ds.episode_index].astype(np.int64))
         ids = self.dyn[self.starts]
         self.draw_ids = torch.unique(ids)
         self.draw_starts = [self.starts[ids == d] for d in self.draw_ids]
 
+    def enable_history(self, ds: Dataset, history: int, draws_per_batch: int) -> None:
+        """Outcome contexts: stratified batches that carry the K transitions before each
+        segment and its dynamics ID (so every InfoNCE anchor has positives)."""
+        self.stratify(ds, draws_per_batch)
+        self.history = history
+        self.frame = torch.from_numpy(ds.frame_index.astype(np.int64))
+
     def batch(self, n: int, gen: torch.Generator) -> dict[str, torch.Tensor | None]:
-        if getattr(self, "history", 0):
+        if getattr(self, "draw_ids", None) is not None:
             # Stratified: D draws x n/D segments, so every anchor has positives (same dynamics ID).
             D = min(self.draws_per_batch, len(self.draw_ids))
             per = max(1, n // D)
@@ -554,6 +570,8 @@ def train(config: TrainConfig | dict) -> Path:
     data = _Tensors(model, train_ds, episode_context(train_ds, mcfg.context_dim, zeros), cfg.horizon)
     if outcome:
         data.enable_history(train_ds, mcfg.context_history, cfg.draws_per_batch)
+    elif cfg.stratify_dynamics:
+        data.stratify(train_ds, cfg.draws_per_batch)
     bar = _bar(cfg.steps, cfg.progress, step)
     out = Path(cfg.out)
     history: list[dict[str, float]] = []
