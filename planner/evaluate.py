@@ -25,6 +25,20 @@ PENDULUM_MODEL = ASSETS / "pendulum_small.lpm.safetensors"
 #: `python -m planner.models.mbrl --config configs/halfcheetah.json` writes (reports/halfcheetah.md).
 HALFCHEETAH_MODEL = Path("runs/halfcheetah.lpm.safetensors")
 HALFCHEETAH_COMMAND = "python -m planner.models.mbrl --config configs/halfcheetah.json --budget-minutes 48"
+#: Not shipped either: the HalfCheetah context arms, one architecture (latent-small) on one
+#: dataset (the loop's nominal data plus planned episodes under CaDM's training mass and
+#: damping factors), differing only in the context: none, true log factors, outcome-inferred.
+HALFCHEETAH_ARM_MODELS = {
+    "NC": Path("runs/halfcheetah_nc.lpm.safetensors"),
+    "PC-oracle": Path("runs/halfcheetah_pc.lpm.safetensors"),
+    "OC": Path("runs/halfcheetah_oc.lpm.safetensors"),
+}
+HALFCHEETAH_ARM_COMMANDS = (
+    "python -m planner.models.shifted_data --config configs/halfcheetah_cadm_data.json",
+    "python -m planner train --config configs/halfcheetah_nc.json",
+    "python -m planner train --config configs/halfcheetah_pc.json",
+    "python -m planner train --config configs/halfcheetah_oc.json",
+)
 #: The same architecture and data as PENDULUM_MODEL with contexts: outcome-centric (C=8,
 #: encoder over K=16 transitions) and parameter-centric (C=2, true log m, l).
 PENDULUM_OC_MODEL = ASSETS / "pendulum_oc.lpm.safetensors"

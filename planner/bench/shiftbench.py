@@ -46,6 +46,8 @@ import numpy as np
 
 from ..config import config_from_dict
 from ..evaluate import (
+    HALFCHEETAH_ARM_COMMANDS,
+    HALFCHEETAH_ARM_MODELS,
     HALFCHEETAH_COMMAND,
     HALFCHEETAH_MODEL,
     PENDULUM_MODEL,
@@ -112,7 +114,13 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
 
     # The configuration the HalfCheetah model was trained and evaluated with (configs/halfcheetah.json).
     icem = dict(samples=512, horizon=12, iterations=3, elites=32, noise_beta=2.0, min_std=0.05)
-    cheetah_models = {"NC": str(HALFCHEETAH_MODEL)} if HALFCHEETAH_MODEL.is_file() else {}
+    # The context arms' models when they were trained (one dataset; NC then is the same
+    # data without context), else the model-based loop's nominal model as NC.
+    cheetah_models = {arm: str(p) for arm, p in HALFCHEETAH_ARM_MODELS.items() if p.is_file()}
+    if "OC" in cheetah_models and _has_cma():
+        cheetah_models["OC+CMA"] = cheetah_models["OC"]
+    if "NC" not in cheetah_models and HALFCHEETAH_MODEL.is_file():
+        cheetah_models["NC"] = str(HALFCHEETAH_MODEL)
     cheetah_models.update(models.get("HalfCheetah-v5", {}))
     tasks = [
         TaskSetup(
@@ -379,6 +387,15 @@ def run_shiftbench(
                 reason += f"; the NC model comes from `{HALFCHEETAH_COMMAND}`"
             skipped.append({"task": ts.task, "reason": reason})
             continue
+        missing = [a for a in ARMS if a not in ts.models and (not arms or a in arms)]
+        if ts.task == "HalfCheetah-v5" and missing:
+            skipped.append(
+                {
+                    "task": ts.task,
+                    "arms": missing,
+                    "reason": "model not trained; run: " + " && ".join(HALFCHEETAH_ARM_COMMANDS),
+                }
+            )
         for label, spec in ts.conditions:
             for arm, path in ts.models.items():
                 if arms and arm not in arms:
@@ -614,7 +631,8 @@ def write_markdown(report: dict, path: str, command: str) -> None:
             f"{r['plan_p99_ms']:.2f} | {f(r.get('step_p50_ms'), '{:.2f}')} | {r['deadline_misses']} |"
         )
     for s in report["skipped"]:
-        lines.append(f"\nSkipped {s['task']}: {s['reason']}.")
+        what = f"{s['task']} arms {', '.join(s['arms'])}" if s.get("arms") else s["task"]
+        lines.append(f"\nSkipped {what}: {s['reason']}.")
     Path(path).write_text("\n".join(lines) + "\n")
 
 

@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["context_geometry", "infer_episode_contexts"]
+__all__ = ["GRIDS", "context_geometry", "infer_episode_contexts"]
+
+_FIVE = [0.5, 0.75, 1.0, 1.25, 1.5]
+#: Default grids per task: the varied factors, from 0.5 to 1.5.
+GRIDS = {"Pendulum-v1": {"m": _FIVE, "l": _FIVE}, "HalfCheetah-v5": {"mass": _FIVE, "damping": _FIVE}}
 
 
 def infer_episode_contexts(
@@ -77,10 +81,13 @@ def context_geometry(
 
     Args:
         grid: parameter -> factors; the probe uses the full product grid, each sweep
-            varies one parameter with the others at 1. Default for Pendulum: m and l
-            in 0.5 .. 1.5.
+            varies one parameter with the others at 1. Default: `GRIDS[task]`
+            (the factors the context models were trained on, and beyond).
     """
-    grid = grid or {"m": [0.5, 0.75, 1.0, 1.25, 1.5], "l": [0.5, 0.75, 1.0, 1.25, 1.5]}
+    if grid is None:
+        if task not in GRIDS:
+            raise ValueError(f"grid: no default grid for {task!r} (defaults exist for {sorted(GRIDS)}); pass one")
+        grid = GRIDS[task]
     names = sorted(grid)
     product = [
         dict(zip(names, vals, strict=True))

@@ -199,3 +199,26 @@ def test_targets_are_checked_from_the_numbers():
     assert "does not beat it" in text
     assert "OC 4.0" in text
     assert "(missed: > 1.1x)" in text  # 12.0 / 10.0 on bin b
+
+
+def test_halfcheetah_targets_are_the_moderate_bins():
+    from planner.context.report import check_targets
+
+    summary = []
+    for b, ok in (("[0.2,0.3]", False), ("[0.4,0.5]", True), ("[1.5,1.6]", True), ("[1.7,1.8]", False)):
+        c = f"CaDM mass,damping {b}"
+        summary += [
+            {"task": "HalfCheetah-v5", "condition": c, "arm": "NC", "return_mean": 100.0},
+            {"task": "HalfCheetah-v5", "condition": c, "arm": "PC-oracle", "return_mean": 400.0},
+            {
+                "task": "HalfCheetah-v5",
+                "condition": c,
+                "arm": "OC",
+                "return_mean": 390.0 if ok else 90.0,
+                "vs_NC_mean": 290.0 if ok else -10.0,
+                "vs_NC_ci95": [200.0, 380.0] if ok else [-30.0, 10.0],
+            },
+        ]
+    text = "\n".join(check_targets(summary, "HalfCheetah-v5"))
+    assert "Test bins (moderate)" in text and "2 of 2 bins" in text and "within 15% of PC-oracle: 2 of 2" in text
+    assert "[0.2,0.3]" not in text and "[1.7,1.8]" not in text
