@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     cr.add_argument("--workers", type=int, default=None)
     cr.add_argument("--executor", choices=["auto", "ray", "process", "inline"], default="auto")
     cr.add_argument("--no-progress", action="store_true")
+    cr.add_argument("--arms", nargs="+", default=None, help="run only these arms (default: every arm with a model)")
+    cr.add_argument(
+        "--merge", nargs="+", default=None, metavar="JSON", help="build the report from earlier runs' JSON instead"
+    )
 
     sub.add_parser("train", help="train a latent world model and export it (needs torch): train --config FILE")
 
@@ -304,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             executor=args.executor,
             progress=not args.no_progress,
             command="python -m planner " + " ".join(argv),
+            arms=tuple(args.arms) if args.arms else None,
+            merge=args.merge,
         )
         print(f"wrote {r['markdown']}")
         return 0

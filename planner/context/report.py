@@ -172,22 +172,34 @@ def run_contexts_report(
     executor: str = "auto",
     progress: bool = True,
     command: str = "",
+    arms: tuple[str, ...] | None = None,
+    merge: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Runs every arm on `task` (ShiftBench `tier`), the OC geometry, and writes the report."""
+    """Runs every arm on `task` (ShiftBench `tier`), the OC geometry, and writes the report.
+
+    `arms` runs only those arms (e.g. while another arm's model is still training);
+    `merge` runs nothing and builds the report from earlier JSON reports of the same tier
+    and seeds (cells are deterministic, so the paired comparisons hold across runs).
+    """
     from ..bench import shiftbench
     from .geometry import context_geometry
 
     base = Path(out)
     base.parent.mkdir(parents=True, exist_ok=True)
-    report = shiftbench.run_shiftbench(
-        tier,
-        json_path=str(base.with_suffix(".json")),
-        models={task: dict(models or {})},
-        workers=workers,
-        executor=executor,
-        progress=progress,
-        tasks=(task,),
-    )
+    if merge:
+        report = shiftbench.merge_reports([json.loads(Path(p).read_text()) for p in merge])
+        base.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    else:
+        report = shiftbench.run_shiftbench(
+            tier,
+            json_path=str(base.with_suffix(".json")),
+            models={task: dict(models or {})},
+            workers=workers,
+            executor=executor,
+            progress=progress,
+            tasks=(task,),
+            arms=arms,
+        )
     oc_cells = [c for c in report["cells"] if c["arm"] == "OC"]
     geometry = None
     if oc_cells:

@@ -197,3 +197,47 @@ def test_merge_unites_cells_and_pairs_every_arm():
     rows = {r["arm"]: r for r in m["summary"]}
     assert list(rows) == ["NC", "OC", "OC+CMA"]
     assert rows["OC+CMA"]["vs_NC_mean"] == pytest.approx(4.5)
+
+
+def test_contexts_report_merges_arms_run_separately(tmp_path):
+    import json
+
+    from planner.context.report import run_contexts_report
+
+    def cell(arm, seed, ret):
+        return {
+            "task": "HalfCheetah-v5",
+            "condition": "CaDM mass,damping [0.4,0.5]",
+            "arm": arm,
+            "seed": seed,
+            "returns": [ret],
+            "plan_ms": [1.0],
+            "step_ms": [1.0],
+            "deadline_misses": 0,
+            "k_step_mse": {"1": 0.1},
+            "rank_rho": [],
+            "one_step_trace": [[]],
+            "switch_step": None,
+        }
+
+    first = {
+        "tier": "standard",
+        "cells": [cell("NC", s, 100.0 + s) for s in range(3)],
+        "seconds": 1.0,
+        "skipped": [],
+        "machine": "test",
+        "executor": "inline",
+        "workers": 1,
+        "threads_per_cell": 1,
+    }
+    second = {"tier": "standard", "cells": [cell("PC-oracle", s, 400.0 + s) for s in range(3)], "seconds": 2.0}
+    paths = []
+    for i, r in enumerate((first, second)):
+        paths.append(tmp_path / f"part{i}.json")
+        paths[-1].write_text(json.dumps(r))
+    out = run_contexts_report(str(tmp_path / "merged"), task="HalfCheetah-v5", merge=[str(p) for p in paths])
+    rows = {r["arm"]: r for r in out["report"]["summary"]}
+    assert rows["PC-oracle"]["vs_NC_mean"] == pytest.approx(300.0)
+    text = (tmp_path / "merged.md").read_text()
+    assert "Outcome-centric contexts on HalfCheetah-v5" in text and "moderate bins" in text
+    assert json.loads((tmp_path / "merged.json").read_text())["merged_from"] == 2
