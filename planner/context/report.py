@@ -49,6 +49,19 @@ native iCEM 512 x H12 x 3 (elites 32, colored noise beta 2), one thread per cell
 budget; 3 seeds x 1 episode of 1000 steps per cell, paired across arms. CaDM's test bins
 scale mass and damping together; the contexts issue targets the moderate bins
 ([0.4, 0.5] and [1.5, 1.6]); the extreme ones are reported alongside.
+
+Known limitation of these arms: they are trained offline on the dataset above, with no
+on-policy rounds of their own (the model-based loop's nominal model had 50). In the
+committed run the offline NC model scores about -330 at nominal dynamics, where the loop's
+model scores about 1330, although its open-loop prediction error on held-out data is the
+same (1-step latent 0.037 vs 0.042, reward 0.056 vs 0.063): the planner finds action
+sequences off the data whose returns the model overestimates (ranking agreement rho about
+0 for NC and OC, 0.3 to 0.5 for PC-oracle). PC-oracle resists this best at and above
+nominal, and fails below the training range (mass, damping 0.2 to 0.5: its context
+log-factor is far outside the +-0.29 it was trained on), where OC, whose encoder maps
+the history into the contexts it knows, does better than both. The next step is a few
+on-policy rounds per arm (collection with the arm's own context source, then
+fine-tuning), as the model-based loop does for NC.
 """,
 }
 
@@ -64,8 +77,10 @@ def _fmt_ci(mean: float, ci: list[float]) -> str:
     return f"{mean:+.1f} ({ci[0]:+.1f} .. {ci[1]:+.1f})"
 
 
-def check_targets(summary: list[dict], task: str) -> list[str]:
-    """Markdown bullets: the contexts issue's targets, each met or not, from a ShiftBench summary."""
+def check_targets(summary: list[dict], task: str, step_cost: dict | None = None) -> list[str]:
+    """Markdown bullets: the contexts issue's targets, each met or not, from a ShiftBench
+    summary (and, when given, the interleaved per-step cost of `timing.step_cost`, which
+    then decides the step-time target)."""
     rows = [r for r in summary if r["task"] == task]
     by = {(r["condition"], r["arm"]): r for r in rows}
     conds = list(dict.fromkeys(r["condition"] for r in rows))
@@ -122,7 +137,20 @@ def check_targets(summary: list[dict], task: str) -> list[str]:
         nc, oc = by.get((c, "NC")), by.get((c, "OC"))
         if nc and oc and nc.get("step_p50_ms") and oc.get("step_p50_ms"):
             ratios.append(oc["step_p50_ms"] / nc["step_p50_ms"])
-    if ratios:
+    if step_cost and "OC" in step_cost.get("ratio_p50", {}):
+        r = step_cost["ratio_p50"]["OC"]
+        a = step_cost["arms"]
+        out.append(
+            f"- Control step with context inference vs without, measured interleaved ({step_cost['steps']} steps, "
+            f"OC {a['OC']['p50_ms']:.2f} ms vs NC {a['NC']['p50_ms']:.2f} ms p50): {r:.2f}x "
+            f"{'(met: <= 1.1x)' if r <= 1.1 else '(missed: > 1.1x)'}"
+        )
+        if ratios:
+            out.append(
+                f"  (the ShiftBench cells' step p50 ratios, {min(ratios):.2f}x .. {max(ratios):.2f}x, compare cells "
+                "run at different times under different load)"
+            )
+    elif ratios:
         worst = max(ratios)
         out.append(
             f"- Control step with context inference vs without (OC / NC, step p50): {min(ratios):.2f}x .. {worst:.2f}x "
@@ -147,7 +175,7 @@ def write_contexts_markdown(report: dict, geometry: dict | None, path: str, comm
         )
     )
     lines = ["", ABOUT.get(task, ""), "## Against the contexts issue's targets", ""]
-    lines += check_targets(report["summary"], task)
+    lines += check_targets(report["summary"], task, report.get("step_cost"))
     if geometry:
         lines += ["", "## Latent geometry of the OC encoder", ""]
         lines.append(
@@ -200,6 +228,14 @@ def run_contexts_report(
             tasks=(task,),
             arms=arms,
         )
+    # The context's cost per step, measured interleaved so that load cancels out.
+    arm_models = {c["arm"]: c["model"] for c in report["cells"] if c["arm"] in ("NC", "OC") and c.get("model")}
+    if len(arm_models) == 2:
+        from .timing import step_cost
+
+        setup = next(ts for ts in shiftbench._tier_tasks(tier, None) if ts.task == task)
+        report["step_cost"] = step_cost(arm_models, task, setup.optimizer, setup.knobs, steps=200)
+        base.with_suffix(".json").write_text(json.dumps(report, indent=2))
     oc_cells = [c for c in report["cells"] if c["arm"] == "OC"]
     geometry = None
     if oc_cells:

@@ -222,3 +222,25 @@ def test_halfcheetah_targets_are_the_moderate_bins():
     text = "\n".join(check_targets(summary, "HalfCheetah-v5"))
     assert "Test bins (moderate)" in text and "2 of 2 bins" in text and "within 15% of PC-oracle: 2 of 2" in text
     assert "[0.2,0.3]" not in text and "[1.7,1.8]" not in text
+
+
+def test_step_cost_is_measured_interleaved_and_decides_the_step_target():
+    from planner.context.report import check_targets
+    from planner.context.timing import step_cost
+    from planner.evaluate import PENDULUM_MODEL, PENDULUM_OC_MODEL
+
+    knobs = dict(samples=32, horizon=5, iterations=1, sigma=1.0, temperature=1.0)
+    r = step_cost({"NC": str(PENDULUM_MODEL), "OC": str(PENDULUM_OC_MODEL)}, "Pendulum-v1", "mppi", knobs, steps=6)
+    assert r["steps"] == 6 and set(r["arms"]) == {"NC", "OC"}
+    assert all(v["p50_ms"] > 0 and v["p99_ms"] >= v["p50_ms"] for v in r["arms"].values())
+    assert r["ratio_p50"]["OC"] == pytest.approx(r["arms"]["OC"]["p50_ms"] / r["arms"]["NC"]["p50_ms"])
+    with pytest.raises(ValueError, match="'NC' arm"):
+        step_cost({"OC": str(PENDULUM_OC_MODEL)}, "Pendulum-v1", "mppi", knobs)
+    rows = [
+        {"task": "T", "condition": "c", "arm": "NC", "return_mean": 1.0, "step_p50_ms": 10.0},
+        {"task": "T", "condition": "c", "arm": "OC", "return_mean": 1.0, "step_p50_ms": 20.0},
+    ]
+    cost = {"steps": 6, "arms": {"NC": {"p50_ms": 10.0}, "OC": {"p50_ms": 10.5}}, "ratio_p50": {"OC": 1.05}}
+    text = "\n".join(check_targets(rows, "T", cost))
+    assert "measured interleaved" in text and "1.05x (met" in text and "2.00x" in text
+    assert "(missed" in "\n".join(check_targets(rows, "T"))
