@@ -14,6 +14,7 @@ void bind_optimizers(py::module_& m);
 void bind_scorers(py::module_& m);
 void bind_planner(py::module_& m);
 void bind_models(py::module_& m);
+void bind_gpu(py::module_& m);
 }  // namespace planner::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -43,4 +44,5 @@ PYBIND11_MODULE(_core, m) {
   planner::bind::bind_scorers(m);
   planner::bind::bind_models(m);
   planner::bind::bind_planner(m);
+  planner::bind::bind_gpu(m);
 }

@@ -16,9 +16,12 @@ Optimizer = _core.Optimizer
 
 
 def build_info() -> dict:
-    """What this build contains: version, backend ("none" or "cuda"), compiler, SIMD."""
+    """What this build contains: version, backend ("none" or "cuda"), compiler, SIMD;
+    ``cuda``: the CUDA backend is built in; ``cuda_devices``: CUDA devices visible."""
     info = dict(_core.build_info())
     info["blas"] = _core.gemm_backend()
+    info["cuda"] = cuda.built()
+    info["cuda_devices"] = cuda.device_count()
     return info
 
 

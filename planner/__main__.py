@@ -51,6 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     bl.add_argument("--markdown", default=None, help="also write a markdown report here")
     bl.add_argument("--plot", default=None, help="also write a PNG bar chart here")
 
+    bg = bsub.add_parser("gpu", help="GPU: planner.cuda vs torch eager and torch.compile on CUDA (same weights)")
+    bg.add_argument("--json", default=None, help="write results to this JSON file")
+    bg.add_argument("--impls", default="ours,ours-tf32,ours-bf16,torch,torch-compile")
+    bg.add_argument(
+        "--configs", default="latent-tdmpc2-1m,latent-tdmpc2-5m,batched-64,diff-drive-2048,diff-drive-16384"
+    )
+    bg.add_argument("--calls", type=int, default=200, help="timed plans per row (>= 100)")
+    bg.add_argument("--seed", type=int, default=0)
+    bg.add_argument("--plot", default=None, help="also write a PNG bar chart here")
+
     blp = bsub.add_parser("loop", help="the real-time loop at 100 Hz with the latent-small HalfCheetah model")
     blp.add_argument("--json", default=None)
     blp.add_argument("--markdown", default=None)
@@ -180,6 +190,25 @@ def main(argv: list[str] | None = None) -> int:
             latent_bench.write_markdown(report, args.markdown, cmd)
         if args.plot:
             latent_bench.plot_report(report, args.plot)
+        return 0
+    if args.cmd == "bench" and args.suite == "gpu":
+        from .bench import gpu_bench
+
+        if args.calls < 100:
+            ap.error("--calls must be >= 100 (p99 over at least 100 plans)")
+        try:
+            report = gpu_bench.run_gpu_bench(
+                args.json,
+                impls=tuple(x for x in args.impls.split(",") if x),
+                configs=tuple(x for x in args.configs.split(",") if x),
+                calls=args.calls,
+                seed=args.seed,
+            )
+        except gpu_bench.GpuUnavailable as exc:
+            print(f"python -m planner bench gpu: {exc}", file=sys.stderr)
+            return 2
+        if args.plot:
+            gpu_bench.plot_report(report, args.plot)
         return 0
     if args.cmd == "eval":
         from .config import config_from_dict

@@ -16,7 +16,7 @@ ctest --test-dir build/cpp --output-on-failure
 
 echo "== C++ tests, address + undefined-behaviour sanitizers"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLANNER_BUILD_PYTHON=OFF \
-  -DPLANNER_SANITIZE=ON -DPLANNER_BUILD_BENCHMARKS=OFF >/dev/null
+  -DPLANNER_SANITIZE=ON -DPLANNER_BUILD_BENCHMARKS=OFF -DPLANNER_CUDA=OFF >/dev/null
 cmake --build build/asan
 UBSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/asan --output-on-failure
 
