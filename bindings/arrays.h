@@ -73,4 +73,16 @@ inline py::array_t<float> new_f32(const std::vector<py::ssize_t>& shape, const f
   return out;
 }
 
+// reset(b=None) of a planner: all problems, or problem b (an int, not a bool).
+template <class PlannerT>
+void reset_problems(PlannerT& p, const py::object& b) {
+  if (b.is_none()) {
+    p.reset();
+    return;
+  }
+  if (!py::isinstance<py::int_>(b) || py::isinstance<py::bool_>(b))
+    throw_type_error("b: expected an int problem index or None");
+  p.reset(b.cast<int>());
+}
+
 }  // namespace planner::bind

@@ -248,15 +248,7 @@ void bind_gpu(py::module_& m) {
       .def("shift", &gpu::GpuPlanner::shift, py::arg("steps") = 1)
       .def(
           "reset",
-          [](gpu::GpuPlanner& p, const py::object& b) {
-            if (b.is_none()) {
-              p.reset();
-            } else {
-              if (!py::isinstance<py::int_>(b) || py::isinstance<py::bool_>(b))
-                throw_type_error("b: expected an int problem index or None");
-              p.reset(b.cast<int>());
-            }
-          },
+          &reset_problems<gpu::GpuPlanner>,
           py::arg("b") = py::none())
       .def_property_readonly("last_population",
                              [](const gpu::GpuPlanner& p) {

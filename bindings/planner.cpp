@@ -74,15 +74,7 @@ void bind_planner(py::module_& m) {
       .def("shift", &Planner::shift, py::arg("steps") = 1)
       .def(
           "reset",
-          [](Planner& p, const py::object& b) {
-            if (b.is_none()) {
-              p.reset();
-            } else {
-              if (!py::isinstance<py::int_>(b) || py::isinstance<py::bool_>(b))
-                throw_type_error("b: expected an int problem index or None");
-              p.reset(b.cast<int>());
-            }
-          },
+          &reset_problems<Planner>,
           py::arg("b") = py::none())
       .def("mean",
            [](const Planner& p) { return new_f32({p.batch(), p.horizon(), p.action_dim()}, p.optimizer().mean()); })

@@ -12,5 +12,7 @@ bool cuda_available();
 std::string name();
 // Compiler, flags and version as a short human-readable string.
 std::string build_summary();
+// The widest SIMD instruction set the core was compiled for: "avx512", "avx2" or "baseline".
+std::string simd_name();
 
 }  // namespace planner::backend

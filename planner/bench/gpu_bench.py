@@ -91,19 +91,9 @@ class GpuConfig:
         return self.batch * self.samples * self.horizon * self.iterations
 
     def native_config(self):
-        import planner
+        from .latent_peers import native_mppi_config
 
-        return planner.MPPIConfig(
-            samples=self.samples,
-            horizon=self.horizon,
-            iterations=self.iterations,
-            sigma=self.sigma,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            adapt_std=self.adapt_std,
-            min_std=self.min_std,
-            max_std=self.max_std,
-        )
+        return native_mppi_config(self)
 
 
 def _latent(cfg: LatentConfig, *, preset: str | None = None, batch: int = 1) -> GpuConfig:

@@ -74,6 +74,23 @@ BENCH_OBS_DIM = 17
 BENCH_ACTION_DIM = 6
 
 
+def native_mppi_config(c):
+    """The native `planner.MPPIConfig` of a benchmark configuration's MPPI fields."""
+    import planner as native
+
+    return native.MPPIConfig(
+        samples=c.samples,
+        horizon=c.horizon,
+        iterations=c.iterations,
+        sigma=c.sigma,
+        temperature=c.temperature,
+        top_k=c.top_k,
+        adapt_std=c.adapt_std,
+        min_std=c.min_std,
+        max_std=c.max_std,
+    )
+
+
 @dataclass(frozen=True)
 class LatentConfig:
     """One benchmark configuration: a model preset and the planner settings.
@@ -109,19 +126,7 @@ class LatentConfig:
         return self.top_k if self.top_k > 0 else self.samples
 
     def native_config(self):
-        import planner as native
-
-        return native.MPPIConfig(
-            samples=self.samples,
-            horizon=self.horizon,
-            iterations=self.iterations,
-            sigma=self.sigma,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            adapt_std=self.adapt_std,
-            min_std=self.min_std,
-            max_std=self.max_std,
-        )
+        return native_mppi_config(self)
 
     def settings(self) -> Settings:
         """These settings for the shared adapters: an MPPI update (see the class doc)."""

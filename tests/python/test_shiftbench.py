@@ -170,22 +170,26 @@ def test_every_tier_is_well_formed():
                 env.close()
 
 
+def _cell(arm, seed, ret, task="T", condition="c"):
+    """A finished ShiftBench cell with one episode of return `ret`."""
+    return {
+        "task": task,
+        "condition": condition,
+        "arm": arm,
+        "seed": seed,
+        "returns": [ret],
+        "plan_ms": [1.0],
+        "step_ms": [1.0],
+        "deadline_misses": 0,
+        "k_step_mse": {"1": 0.1},
+        "rank_rho": [],
+        "one_step_trace": [[]],
+        "switch_step": None,
+    }
+
+
 def test_merge_unites_cells_and_pairs_every_arm():
-    def cell(arm, seed, ret):
-        return {
-            "task": "T",
-            "condition": "c",
-            "arm": arm,
-            "seed": seed,
-            "returns": [ret],
-            "plan_ms": [1.0],
-            "step_ms": [1.0],
-            "deadline_misses": 0,
-            "k_step_mse": {"1": 0.1},
-            "rank_rho": [],
-            "one_step_trace": [[]],
-            "switch_step": None,
-        }
+    cell = _cell
 
     a = {"cells": [cell("NC", 0, 1.0), cell("NC", 1, 2.0), cell("OC", 0, 3.0), cell("OC", 1, 4.0)], "seconds": 1.0}
     b = {
@@ -205,20 +209,7 @@ def test_contexts_report_merges_arms_run_separately(tmp_path):
     from planner.context.report import run_contexts_report
 
     def cell(arm, seed, ret):
-        return {
-            "task": "HalfCheetah-v5",
-            "condition": "CaDM mass,damping [0.4,0.5]",
-            "arm": arm,
-            "seed": seed,
-            "returns": [ret],
-            "plan_ms": [1.0],
-            "step_ms": [1.0],
-            "deadline_misses": 0,
-            "k_step_mse": {"1": 0.1},
-            "rank_rho": [],
-            "one_step_trace": [[]],
-            "switch_step": None,
-        }
+        return _cell(arm, seed, ret, "HalfCheetah-v5", "CaDM mass,damping [0.4,0.5]")
 
     first = {
         "tier": "standard",

@@ -26,14 +26,7 @@ std::string build_summary() {
              runtime / 1000, ".", (runtime % 1000) / 10, ", driver ",
              driver > 0 ? cat(driver / 1000, ".", (driver % 1000) / 10) : std::string("none"), ", archs ",
              PLANNER_CUDA_ARCHS, ", devices ", gpu::device_count(), ")",
-#if defined(__AVX512F__)
-             ", simd avx512"
-#elif defined(__AVX2__)
-             ", simd avx2"
-#else
-             ", simd baseline"
-#endif
-  );
+             ", simd ", simd_name());
 }
 
 }  // namespace planner::backend

@@ -25,12 +25,11 @@
 namespace planner::gpu {
 namespace {
 
-// The parameter tables of the CPU scorers (pendulum.cpp, diff_drive.cpp): same keys,
-// defaults and derived constants, computed in float in the same order. The parity tests
+// The CPU scorers' parameter tables (pendulum.cpp, diff_drive.cpp) and the same derived
+// constants, computed in float in the same order. The parity tests
 // compare returns bit for bit, so a drift here fails them.
 kernels::PendulumParams pendulum_params(const Params& given) {
-  const analytic::ParamTable t(
-      "pendulum", {{"g", 10.0}, {"m", 1.0}, {"l", 1.0}, {"dt", 0.05}, {"max_speed", 8.0}, {"max_torque", 2.0}}, given);
+  const analytic::ParamTable t("pendulum", analytic::pendulum_defaults(), given);
   const float g = t.get("g"), m = t.get("m"), l = t.get("l");
   kernels::PendulumParams p{};
   p.dt = t.get("dt");
@@ -42,21 +41,7 @@ kernels::PendulumParams pendulum_params(const Params& given) {
 }
 
 kernels::DiffDriveParams diff_drive_params(const Params& given) {
-  const analytic::ParamTable t("diff_drive",
-                               {{"dt", 0.02},
-                                {"wheel_radius", 1.0},
-                                {"track", 1.0},
-                                {"max_wheel_speed", 1.0},
-                                {"goal_x", 2.0},
-                                {"goal_y", 2.0},
-                                {"goal_yaw", 0.0},
-                                {"yaw_weight", 0.1},
-                                {"action_weight", 0.01},
-                                {"obstacle_x", 1.0},
-                                {"obstacle_y", 1.0},
-                                {"obstacle_radius", 0.3},
-                                {"obstacle_cost", 100.0}},
-                               given);
+  const analytic::ParamTable t("diff_drive", analytic::diff_drive_defaults(), given);
   kernels::DiffDriveParams p{};
   p.dt = t.get("dt");
   p.r = t.get("wheel_radius");

@@ -16,6 +16,13 @@ namespace planner::analytic {
 
 inline constexpr int kLanes = 64;  // 4 AVX-512 vectors: independent dependency chains per step
 
+using Defaults = std::vector<std::pair<std::string, double>>;
+
+// The parameters (and their defaults) of the analytic scorers, shared with the CUDA
+// backend's device twins so both read the same table.
+const Defaults& pendulum_defaults();
+const Defaults& diff_drive_defaults();
+
 // Fills `values` from defaults overridden by params; throws on unknown keys.
 class ParamTable {
  public:

@@ -11,26 +11,22 @@
 #include "planner/scorers/analytic.h"
 
 namespace planner::analytic {
+
+const Defaults& diff_drive_defaults() {
+  static const Defaults d{{"dt", 0.02},           {"wheel_radius", 1.0},    {"track", 1.0},
+                          {"max_wheel_speed", 1.0}, {"goal_x", 2.0},          {"goal_y", 2.0},
+                          {"goal_yaw", 0.0},        {"yaw_weight", 0.1},      {"action_weight", 0.01},
+                          {"obstacle_x", 1.0},      {"obstacle_y", 1.0},      {"obstacle_radius", 0.3},
+                          {"obstacle_cost", 100.0}};
+  return d;
+}
+
 namespace {
 
 class DiffDrive final : public Scorer {
  public:
   explicit DiffDrive(const Params& p)
-      : table_("diff_drive",
-               {{"dt", 0.02},
-                {"wheel_radius", 1.0},
-                {"track", 1.0},
-                {"max_wheel_speed", 1.0},
-                {"goal_x", 2.0},
-                {"goal_y", 2.0},
-                {"goal_yaw", 0.0},
-                {"yaw_weight", 0.1},
-                {"action_weight", 0.01},
-                {"obstacle_x", 1.0},
-                {"obstacle_y", 1.0},
-                {"obstacle_radius", 0.3},
-                {"obstacle_cost", 100.0}},
-               p) {
+      : table_("diff_drive", diff_drive_defaults(), p) {
     dt_ = table_.get("dt");
     r_ = table_.get("wheel_radius");
     track_ = table_.get("track");

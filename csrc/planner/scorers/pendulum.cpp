@@ -10,13 +10,18 @@
 #include "planner/scorers/analytic.h"
 
 namespace planner::analytic {
+
+const Defaults& pendulum_defaults() {
+  static const Defaults d{{"g", 10.0}, {"m", 1.0}, {"l", 1.0}, {"dt", 0.05}, {"max_speed", 8.0}, {"max_torque", 2.0}};
+  return d;
+}
+
 namespace {
 
 class Pendulum final : public Scorer {
  public:
   explicit Pendulum(const Params& p)
-      : table_("pendulum", {{"g", 10.0}, {"m", 1.0}, {"l", 1.0}, {"dt", 0.05}, {"max_speed", 8.0}, {"max_torque", 2.0}},
-               p) {
+      : table_("pendulum", pendulum_defaults(), p) {
     const float g = table_.get("g"), m = table_.get("m"), l = table_.get("l");
     require(m > 0 && l > 0, "params: pendulum needs m > 0 and l > 0");
     dt_ = table_.get("dt");
