@@ -21,6 +21,7 @@
 
 #include "backend/backend.h"
 #include "backend/gpu.h"
+#include "planner/common/stats.h"
 #include "planner/models/world_model.h"
 
 namespace {
@@ -30,14 +31,6 @@ void cuda_ok(cudaError_t e, const char* what) {
     std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
     std::exit(1);
   }
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 struct Case {
@@ -99,14 +92,14 @@ std::string run_case(const Case& c, int calls, int warmup) {
   cuda_ok(cudaFree(states), "cudaFree");
   cuda_ok(cudaFree(ctx), "cudaFree");
 
-  const double p50 = percentile(device_ms, 0.5);
+  const double p50 = planner::percentile(device_ms, 0.5);
   const double steps = static_cast<double>(B) * c.config.samples * c.config.horizon * c.config.iterations;
   std::ostringstream os;
   os << "{\"config\": \"" << c.name << "\", \"optimizer\": \"" << c.config.name << "\", \"scorer\": \""
      << p.scorer_name() << "\", \"batch\": " << B << ", \"samples\": " << c.config.samples
      << ", \"horizon\": " << c.config.horizon << ", \"iterations\": " << c.config.iterations
-     << ", \"calls\": " << calls << ", \"p50_ms\": " << p50 << ", \"p99_ms\": " << percentile(device_ms, 0.99)
-     << ", \"host_enqueue_p50_ms\": " << percentile(host_ms, 0.5) << ", \"dyn_steps_per_s\": " << steps / (p50 * 1e-3)
+     << ", \"calls\": " << calls << ", \"p50_ms\": " << p50 << ", \"p99_ms\": " << planner::percentile(device_ms, 0.99)
+     << ", \"host_enqueue_p50_ms\": " << planner::percentile(host_ms, 0.5) << ", \"dyn_steps_per_s\": " << steps / (p50 * 1e-3)
      << ", \"best_return_mean\": " << (best_count > 0 ? best_sum / static_cast<double>(best_count) : 0.0) << "}";
   return os.str();
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "planner/common/stats.h"
 #include "planner/planner.h"
 
 namespace {
@@ -18,14 +19,6 @@ struct Case {
   const char* name;
   planner::OptimizerConfig config;
 };
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 }  // namespace
 
@@ -66,9 +59,9 @@ int main(int argc, char** argv) {
       if (!std::isfinite(r.action[0])) return 1;
       if (i >= 10) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
-    const double p50 = percentile(ms, 0.5);
+    const double p50 = planner::percentile(ms, 0.5);
     const double steps = static_cast<double>(c.config.samples) * c.config.horizon * c.config.iterations;
-    std::printf("%-15s %8d %10.4f %10.4f %14.3e\n", c.name, p.threads(), p50, percentile(ms, 0.99), steps / (p50 * 1e-3));
+    std::printf("%-15s %8d %10.4f %10.4f %14.3e\n", c.name, p.threads(), p50, planner::percentile(ms, 0.99), steps / (p50 * 1e-3));
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "planner/common/errors.h"
+#include "planner/common/stats.h"
 
 namespace planner::control {
 namespace {
@@ -44,14 +45,9 @@ void append_number(std::string& s, double v) {
 
 double Telemetry::latency_percentile(double q) const {
   require(q >= 0.0 && q <= 100.0, "percentile q must be in [0, 100], got ", q);
-  if (records.empty()) return 0.0;
   std::vector<double> v(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) v[i] = records[i].latency_ms;
-  std::sort(v.begin(), v.end());
-  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  return percentile(std::move(v), q / 100.0);
 }
 
 double Telemetry::mean_iterations() const {
