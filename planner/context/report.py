@@ -56,7 +56,10 @@ committed run the offline NC model scores about -330 at nominal dynamics, where 
 model scores about 1330, although its open-loop prediction error on held-out data is the
 same (1-step latent 0.037 vs 0.042, reward 0.056 vs 0.063): the planner finds action
 sequences off the data whose returns the model overestimates (ranking agreement rho about
-0 for NC and OC, 0.3 to 0.5 for PC-oracle). PC-oracle resists this best at and above
+0 for NC and OC, 0.3 to 0.5 for PC-oracle). The data explain where: the loop's nominal
+model, the behaviour policy, runs on its back (torso angle about 3.4 rad, forward speed
+1.85 after 150 steps), so upright states are rare in the data; the offline NC model
+stays upright at speed 0 while predicting about 2 reward per step. PC-oracle resists this best at and above
 nominal, and fails below the training range (mass, damping 0.2 to 0.5: its context
 log-factor is far outside the +-0.29 it was trained on), where OC, whose encoder maps
 the history into the contexts it knows, does better than both. The next step is a few
