@@ -67,7 +67,7 @@ from .shift_metrics import (  # noqa: F401 (the cell measurements; tests reach t
     _switch_step,
 )
 
-__all__ = ["ARMS", "TIERS", "Job", "run_job", "run_shiftbench", "plot_report", "write_markdown"]
+__all__ = ["ARMS", "TIERS", "Job", "run_job", "run_shiftbench", "plot_report", "slim_report", "write_markdown"]
 
 ARMS = ("NC", "PC-oracle", "OC", "OC+CMA")
 
@@ -467,6 +467,19 @@ def _rounded(x: Any) -> Any:
     return x
 
 
+#: Per-step arrays of a cell: what `summarize` reads, too long to commit with a report.
+TRACE_KEYS = ("plan_ms", "step_ms", "one_step_trace", "reward_error_trace")
+
+
+def slim_report(report: dict) -> dict:
+    """The report without its cells' per-step arrays (`TRACE_KEYS`): the summary, returns,
+    k-step errors and shift logs stay. A slim report can be read, not merged again."""
+    out = dict(report)
+    out["cells"] = [{k: v for k, v in c.items() if k not in TRACE_KEYS} for c in report["cells"]]
+    out["slim"] = True
+    return out
+
+
 def merge_reports(reports: list[dict]) -> dict:
     """One report from several runs (e.g. arms run separately on the same tier and seeds):
     cells are united (a (task, condition, arm, seed) cell seen twice is kept once; runs
@@ -474,6 +487,8 @@ def merge_reports(reports: list[dict]) -> dict:
     comparisons cover every arm."""
     if not reports:
         raise ValueError("merge: no reports given")
+    if any(r.get("slim") for r in reports):
+        raise ValueError("merge: a slim report (cells without per-step arrays) cannot be merged; pass the full ones")
     cells: dict[tuple, dict] = {}
     for r in reports:
         for c in r["cells"]:

@@ -2,7 +2,8 @@
 geometry of the OC encoder, and the issue's targets checked from the numbers.
 
 ``python -m planner contexts report --task Pendulum-v1 --out reports/contexts_pendulum``
-writes ``.md``, ``.json``, ``.png`` and ``_geometry.json`` next to `out`.
+writes ``.md``, ``.png``, ``.json`` (without per-step arrays), ``.full.json`` (with them,
+what ``--merge`` reads) and ``_geometry.json`` next to `out`.
 """
 
 from __future__ import annotations
@@ -209,8 +210,10 @@ def run_contexts_report(
     """Runs every arm on `task` (ShiftBench `tier`), the OC geometry, and writes the report.
 
     `arms` runs only those arms (e.g. while another arm's model is still training);
-    `merge` runs nothing and builds the report from earlier JSON reports of the same tier
-    and seeds (cells are deterministic, so the paired comparisons hold across runs).
+    `merge` runs nothing and builds the report from earlier runs' ``.full.json`` of the
+    same tier and seeds (cells are deterministic, so the paired comparisons hold across
+    runs). Writes ``out.md``, ``out.png``, ``out.json`` (without per-step arrays),
+    ``out.full.json`` (with them) and ``out_geometry.json``.
     """
     from ..bench import shiftbench
     from .geometry import context_geometry
@@ -219,11 +222,9 @@ def run_contexts_report(
     base.parent.mkdir(parents=True, exist_ok=True)
     if merge:
         report = shiftbench.merge_reports([json.loads(Path(p).read_text()) for p in merge])
-        base.with_suffix(".json").write_text(json.dumps(report, indent=2))
     else:
         report = shiftbench.run_shiftbench(
             tier,
-            json_path=str(base.with_suffix(".json")),
             models={task: dict(models or {})},
             workers=workers,
             executor=executor,
@@ -238,7 +239,10 @@ def run_contexts_report(
 
         setup = next(ts for ts in shiftbench._tier_tasks(tier, None) if ts.task == task)
         report["step_cost"] = step_cost(arm_models, task, setup.optimizer, setup.knobs, steps=200)
-        base.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    # `.full.json` keeps every per-step array (what --merge reads); `.json`, the record
+    # committed with the markdown, leaves them out.
+    base.with_name(base.name + ".full.json").write_text(json.dumps(report))
+    base.with_suffix(".json").write_text(json.dumps(shiftbench.slim_report(report), indent=1))
     oc_cells = [c for c in report["cells"] if c["arm"] == "OC"]
     geometry = None
     if oc_cells:

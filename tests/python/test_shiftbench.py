@@ -232,3 +232,15 @@ def test_contexts_report_merges_arms_run_separately(tmp_path):
     text = (tmp_path / "merged.md").read_text()
     assert "Outcome-centric contexts on HalfCheetah-v5" in text and "moderate bins" in text
     assert json.loads((tmp_path / "merged.json").read_text())["merged_from"] == 2
+
+
+def test_slim_report_drops_per_step_arrays_and_cannot_be_merged():
+    cells = [_cell("NC", 0, 1.0), _cell("OC", 0, 2.0)]
+    full = {"cells": cells, "seconds": 1.0, "summary": shiftbench.summarize(cells)}
+    slim = shiftbench.slim_report(full)
+    assert slim["slim"] and slim["summary"] == full["summary"]
+    assert all(not set(shiftbench.TRACE_KEYS) & set(c) for c in slim["cells"])
+    assert [c["returns"] for c in slim["cells"]] == [[1.0], [2.0]]
+    assert "plan_ms" in full["cells"][0]  # the input is left as it was
+    with pytest.raises(ValueError, match="slim report"):
+        shiftbench.merge_reports([full, slim])
