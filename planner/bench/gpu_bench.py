@@ -65,52 +65,36 @@ class GpuUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class GpuConfig:
-    """One configuration: the scorer (a latent preset or "diff_drive"), B problems per
-    call and the MPPI settings (as :class:`planner.bench.latent_peers.LatentConfig`)."""
+class GpuConfig(LatentConfig):
+    """A :class:`planner.bench.latent_peers.LatentConfig` with the scorer ("latent": its
+    preset; "diff_drive": the analytic model) and B problems per call."""
 
-    scorer: str  # "latent" or "diff_drive"
-    batch: int
-    samples: int
-    horizon: int
-    iterations: int
-    sigma: float
-    temperature: float
-    top_k: int = 0
-    adapt_std: bool = False
-    min_std: float = 0.05
-    max_std: float = 1e30
-    preset: str = ""
-    obs_dim: int = 17
-    action_dim: int = 6
-    terminal_value: bool = True
+    scorer: str = "latent"
+    batch: int = 1
 
     @property
     def rows_per_plan(self) -> int:
         """Model rows (dynamics steps) per plan, all problems: B * N * H * I."""
-        return self.batch * self.samples * self.horizon * self.iterations
-
-    def native_config(self):
-        from .latent_peers import native_mppi_config
-
-        return native_mppi_config(self)
+        return self.batch * super().rows_per_plan
 
 
 def _latent(cfg: LatentConfig, *, preset: str | None = None, batch: int = 1) -> GpuConfig:
-    keep = ("samples", "horizon", "iterations", "sigma", "temperature", "top_k", "adapt_std", "min_std", "max_std")
-    return GpuConfig(
-        scorer="latent",
-        batch=batch,
-        preset=preset or cfg.preset,
-        obs_dim=cfg.obs_dim,
-        action_dim=cfg.action_dim,
-        terminal_value=cfg.terminal_value,
-        **{k: getattr(cfg, k) for k in keep},
-    )
+    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(LatentConfig)}
+    return GpuConfig(**{**fields, "preset": preset or cfg.preset}, scorer="latent", batch=batch)
 
 
 def _diff_drive(samples: int) -> GpuConfig:
-    return GpuConfig("diff_drive", 1, samples, 100, 1, sigma=0.5, temperature=1.0, obs_dim=3, action_dim=2)
+    return GpuConfig(
+        preset="",
+        samples=samples,
+        horizon=100,
+        iterations=1,
+        sigma=0.5,
+        temperature=1.0,
+        obs_dim=3,
+        action_dim=2,
+        scorer="diff_drive",
+    )
 
 
 GPU_CONFIGS: dict[str, GpuConfig] = {
