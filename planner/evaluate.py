@@ -29,15 +29,22 @@ HALFCHEETAH_COMMAND = "python -m planner.models.mbrl --config configs/halfcheeta
 #: dataset (the loop's nominal data plus planned episodes under CaDM's training mass and
 #: damping factors), differing only in the context: none, true log factors, outcome-inferred.
 HALFCHEETAH_ARM_MODELS = {
-    "NC": Path("runs/halfcheetah_nc.lpm.safetensors"),
-    "PC-oracle": Path("runs/halfcheetah_pc.lpm.safetensors"),
-    "OC": Path("runs/halfcheetah_oc.lpm.safetensors"),
+    "NC": Path("runs/halfcheetah_nc_r1.lpm.safetensors"),
+    "PC-oracle": Path("runs/halfcheetah_pc_r1.lpm.safetensors"),
+    "OC": Path("runs/halfcheetah_oc_r1.lpm.safetensors"),
 }
+#: Offline training on the shared dataset, then one on-policy round: every arm plans
+#: episodes with its own context, the episodes are added to the dataset, and every arm
+#: continues training on the result.
 HALFCHEETAH_ARM_COMMANDS = (
     "python -m planner.models.shifted_data --config configs/halfcheetah_cadm_data.json",
     "python -m planner train --config configs/halfcheetah_nc.json",
     "python -m planner train --config configs/halfcheetah_pc.json",
     "python -m planner train --config configs/halfcheetah_oc.json",
+    "python -m planner.models.shifted_data --config configs/halfcheetah_onpolicy_r1.json",
+    "python -m planner train --config configs/halfcheetah_nc_r1.json",
+    "python -m planner train --config configs/halfcheetah_pc_r1.json",
+    "python -m planner train --config configs/halfcheetah_oc_r1.json",
 )
 #: The same architecture and data as PENDULUM_MODEL with contexts: outcome-centric (C=8,
 #: encoder over K=16 transitions) and parameter-centric (C=2, true log m, l).

@@ -181,7 +181,11 @@ def collect(
     Args:
         task: gymnasium id, e.g. "Pendulum-v1" or "HalfCheetah-v5".
         episodes: E >= 1.
-        policy: ``policy(obs [S]) -> action [A]``; None for uniform random actions.
+        policy: ``policy(obs [S]) -> action [A]``; None for uniform random actions. A
+            policy may also have ``begin_episode(factors)`` (called after each reset with
+            the episode's scale factors, ``{}`` at nominal) and ``observe(obs, action,
+            next_obs)`` (called after each step with the action executed, noise
+            included), e.g. to keep the history a context encoder reads.
         noise_std: std of Gaussian noise added to the policy's action, in units of half
             the action box width (the action is then clipped to the box).
         randomize: name -> ``[lo, hi]`` (uniform) or ``{"values": [...]}`` (choice) of
@@ -218,11 +222,15 @@ def collect(
         lengths, dyn_ids, params = [], [], []
         bar = _progress(episodes * limit, progress, f"collect {task}")
         factors: dict[str, float] = {}
+        begin_episode = getattr(policy, "begin_episode", None)
+        observe = getattr(policy, "observe", None)
         for ep in range(episodes):
             if ep % episodes_per_draw == 0:
                 factors = _sample_factors(rng, randomize)
             with scaled_dynamics(env, factors):
                 obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+                if begin_episode is not None:
+                    begin_episode(dict(factors))
                 steps = 0
                 for t in range(limit):
                     if policy is None:
@@ -233,6 +241,8 @@ def collect(
                             a = a + noise_std * 0.5 * (high - low) * rng.standard_normal(low.shape).astype(np.float32)
                         a = np.clip(a, low, high).astype(np.float32)
                     nxt, r, term, trunc, _ = env.step(a)
+                    if observe is not None:
+                        observe(obs, a, nxt)
                     trunc = bool(trunc) or (t == limit - 1 and not term)
                     for k, v in zip(
                         _FRAME_COLUMNS + _FLAG_COLUMNS, (ep, t, obs, a, r, nxt, bool(term), trunc), strict=True
