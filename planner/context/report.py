@@ -69,6 +69,9 @@ fine-tuning), as the model-based loop does for NC.
 """,
 }
 
+#: The on-policy rounds its arms had (their per-round returns go into the report).
+ONPOLICY_CONFIGS = {"HalfCheetah-v5": "configs/halfcheetah_onpolicy.json"}
+
 #: Test bins a task's targets are checked on (default: every CaDM bin).
 TARGET_BINS = {"HalfCheetah-v5": ("[0.4,0.5]", "[1.5,1.6]")}
 
@@ -180,6 +183,21 @@ def write_contexts_markdown(report: dict, geometry: dict | None, path: str, comm
     )
     lines = ["", ABOUT.get(task, ""), "## Against the contexts issue's targets", ""]
     lines += check_targets(report["summary"], task, report.get("step_cost"))
+    if report.get("onpolicy_rounds"):
+        arms = list(report["onpolicy_rounds"][0]["returns"])
+        lines += [
+            "",
+            "## On-policy rounds",
+            "",
+            "Mean return of the episodes each arm planned in round k with its round k-1 model "
+            "(CaDM training dynamics, exploration noise 0.1 / 0.2):",
+            "",
+            "| round | " + " | ".join(arms) + " |",
+            "|---|" + "---|" * len(arms),
+        ]
+        for row in report["onpolicy_rounds"]:
+            means = [f"{sum(v) / len(v):.0f}" for v in row["returns"].values()]
+            lines.append(f"| {row['round']} | " + " | ".join(means) + " |")
     if geometry:
         lines += ["", "## Latent geometry of the OC encoder", ""]
         lines.append(
@@ -232,6 +250,10 @@ def run_contexts_report(
             tasks=(task,),
             arms=arms,
         )
+    if task in ONPOLICY_CONFIGS and Path(ONPOLICY_CONFIGS[task]).is_file():
+        from ..models.onpolicy import round_returns
+
+        report["onpolicy_rounds"] = round_returns(ONPOLICY_CONFIGS[task])
     # The context's cost per step, measured interleaved so that load cancels out.
     arm_models = {c["arm"]: c["model"] for c in report["cells"] if c["arm"] in ("NC", "OC") and c.get("model")}
     if len(arm_models) == 2:

@@ -113,7 +113,8 @@ class TrainConfig:
         seed: seeds model init, batches and (by default) collection.
         threads: torch threads (0: leave as is).
         out: model file written at the end (``*.lpm.safetensors``).
-        checkpoint_every: steps between checkpoints next to `out` (0: none).
+        checkpoint_every: steps between checkpoints next to `out`, plus one at the last
+            step (0: none).
         resume: a checkpoint to continue from.
         progress: tqdm progress bars.
     """
@@ -615,7 +616,7 @@ def train(config: TrainConfig | dict) -> Path:
             bar.update(1)
             if step % 25 == 0:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in running.items() if k != "value" or target_value is not None})
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             ckpt = out.with_name(out.name.replace(".lpm.safetensors", "") + f".step{step:07d}.ckpt.safetensors")
             save_checkpoint(ckpt, model, target_value, optimizer, gen, step, cfg)
     if bar is not None:

@@ -203,10 +203,18 @@ def test_merge_unites_cells_and_pairs_every_arm():
     assert rows["OC+CMA"]["vs_NC_mean"] == pytest.approx(4.5)
 
 
-def test_contexts_report_merges_arms_run_separately(tmp_path):
+def test_contexts_report_merges_arms_run_separately(tmp_path, monkeypatch):
     import json
 
+    from planner.context import report as report_mod
     from planner.context.report import run_contexts_report
+    from planner.models import onpolicy
+
+    # The arms' on-policy rounds, as `round_returns` reads them from the rounds' datasets.
+    rounds = [{"round": 1, "returns": {"NC": [-300.0, -100.0], "OC": [50.0, 150.0]}}]
+    (tmp_path / "rounds.json").write_text("{}")
+    monkeypatch.setattr(report_mod, "ONPOLICY_CONFIGS", {"HalfCheetah-v5": str(tmp_path / "rounds.json")})
+    monkeypatch.setattr(onpolicy, "round_returns", lambda path: rounds)
 
     def cell(arm, seed, ret):
         return _cell(arm, seed, ret, "HalfCheetah-v5", "CaDM mass,damping [0.4,0.5]")
@@ -232,6 +240,7 @@ def test_contexts_report_merges_arms_run_separately(tmp_path):
     text = (tmp_path / "merged.md").read_text()
     assert "Outcome-centric contexts on HalfCheetah-v5" in text and "moderate bins" in text
     assert json.loads((tmp_path / "merged.json").read_text())["merged_from"] == 2
+    assert "## On-policy rounds" in text and "| 1 | -200 | 100 |" in text
 
 
 def test_slim_report_drops_per_step_arrays_and_cannot_be_merged():
