@@ -29,27 +29,27 @@ HALFCHEETAH_COMMAND = "python -m planner.models.mbrl --config configs/halfcheeta
 #: dataset (the loop's nominal data plus planned episodes under CaDM's training mass and
 #: damping factors), differing only in the context: none, true log factors, outcome-inferred.
 HALFCHEETAH_ARM_MODELS = {
-    "NC": Path("runs/halfcheetah_nc_r1.lpm.safetensors"),
-    "PC-oracle": Path("runs/halfcheetah_pc_r1.lpm.safetensors"),
-    "OC": Path("runs/halfcheetah_oc_r1.lpm.safetensors"),
+    "NC": Path("runs/halfcheetah_nc_r4.lpm.safetensors"),
+    "PC-oracle": Path("runs/halfcheetah_pc_r4.lpm.safetensors"),
+    "OC": Path("runs/halfcheetah_oc_r4.lpm.safetensors"),
 }
-#: Offline training on the shared dataset, then one on-policy round: every arm plans
-#: episodes with its own context, the episodes are added to the dataset, and every arm
-#: continues training on the result.
+#: Offline training on the shared dataset, then four on-policy rounds: every arm plans
+#: episodes with its own context, the episodes are pooled with the dataset, and every arm
+#: continues training on the result (`planner.models.onpolicy`).
 HALFCHEETAH_ARM_COMMANDS = (
     "python -m planner.models.shifted_data --config configs/halfcheetah_cadm_data.json",
     "python -m planner train --config configs/halfcheetah_nc.json",
     "python -m planner train --config configs/halfcheetah_pc.json",
     "python -m planner train --config configs/halfcheetah_oc.json",
-    "python -m planner.models.shifted_data --config configs/halfcheetah_onpolicy_r1.json",
-    "python -m planner train --config configs/halfcheetah_nc_r1.json",
-    "python -m planner train --config configs/halfcheetah_pc_r1.json",
-    "python -m planner train --config configs/halfcheetah_oc_r1.json",
+    "python -m planner.models.onpolicy --config configs/halfcheetah_onpolicy.json",
 )
 #: The same architecture and data as PENDULUM_MODEL with contexts: outcome-centric (C=8,
 #: encoder over K=16 transitions) and parameter-centric (C=2, true log m, l).
 PENDULUM_OC_MODEL = ASSETS / "pendulum_oc.lpm.safetensors"
 PENDULUM_PC_MODEL = ASSETS / "pendulum_pc.lpm.safetensors"
+#: PC-regressed: the PC-oracle's dynamics (true log m, l while training) plus an encoder
+#: over K=16 transitions regressed onto them, whose estimate it plans with.
+PENDULUM_PCR_MODEL = ASSETS / "pendulum_pcr.lpm.safetensors"
 
 __all__ = ["ASSETS", "bootstrap_ci", "closed_loop_stats", "evaluate", "paired_bootstrap_ci", "run_closed_loop"]
 

@@ -53,6 +53,7 @@ from ..evaluate import (
     PENDULUM_MODEL,
     PENDULUM_OC_MODEL,
     PENDULUM_PC_MODEL,
+    PENDULUM_PCR_MODEL,
     bootstrap_ci,
     paired_bootstrap_ci,
     run_closed_loop,
@@ -69,7 +70,7 @@ from .shift_metrics import (  # noqa: F401 (the cell measurements; tests reach t
 
 __all__ = ["ARMS", "TIERS", "Job", "run_job", "run_shiftbench", "plot_report", "slim_report", "write_markdown"]
 
-ARMS = ("NC", "PC-oracle", "OC", "OC+CMA")
+ARMS = ("NC", "PC-oracle", "PC-regressed", "OC", "OC+CMA")
 
 
 @dataclass
@@ -96,6 +97,8 @@ def _tier_tasks(tier: str, models: dict[str, dict[str, str]] | None) -> list[Tas
 
     models = models or {}
     pend_models = {"NC": str(PENDULUM_MODEL), "PC-oracle": str(PENDULUM_PC_MODEL), "OC": str(PENDULUM_OC_MODEL)}
+    if PENDULUM_PCR_MODEL.is_file():
+        pend_models["PC-regressed"] = str(PENDULUM_PCR_MODEL)
     if _has_cma():
         pend_models["OC+CMA"] = str(PENDULUM_OC_MODEL)
     pend_models.update(models.get("Pendulum-v1", {}))
@@ -201,6 +204,12 @@ def _context_source(arm: str, model: Any) -> tuple[Callable[[Any], Any] | None, 
     if arm == "PC-oracle":
         OracleContext.from_model(None, model)  # validates the model before any episode runs
         return (lambda env: OracleContext.from_model(env, model)), 32
+    if arm == "PC-regressed":
+        info = json.loads(model.metadata).get("info", {}) if model.metadata else {}
+        if info.get("context") != "regressed":
+            raise ValueError("arm PC-regressed needs a model trained with context 'regressed'")
+        enc = OutcomeContext(model)
+        return (lambda env: enc), enc.history
     if arm == "OC":
         enc = OutcomeContext(model)
         return (lambda env: enc), enc.history
@@ -684,7 +693,7 @@ def plot_report(report: dict, path: str) -> None:
         ax.legend(fontsize=8)
         ax = axes[ti][1]
         palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        styles = dict(zip(ARMS, ["-", "--", ":", "-."], strict=True))
+        styles = dict(zip(ARMS, ["-", "--", (0, (5, 1, 1, 1)), ":", "-."], strict=True))
         for ci, c in enumerate(conds):
             for arm in arms:
                 r = next((r for r in tr if r["condition"] == c and r["arm"] == arm), None)

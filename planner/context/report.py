@@ -133,7 +133,7 @@ def check_targets(summary: list[dict], task: str, step_cost: dict | None = None)
     for c in (c for c in conds if "->" in c):
         steps = ", ".join(
             f"{arm} {_steps(by[(c, arm)].get('adaptation_steps'))}"
-            for arm in ("NC", "PC-oracle", "OC", "OC+CMA")
+            for arm in ("NC", "PC-oracle", "PC-regressed", "OC", "OC+CMA")
             if (c, arm) in by
         )
         out.append(

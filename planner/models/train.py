@@ -84,7 +84,12 @@ class TrainConfig:
         context: "zeros" (C zeros), "oracle" (log scale factors of the episode's
             dynamics, zero-padded to C: the PC-oracle arm) or "outcome" (inferred by the
             model's context encoder from the K transitions before each training segment,
-            trained jointly: the OC arm; needs overrides context_history K > 0).
+            trained jointly: the OC arm; needs overrides context_history K > 0) or
+            "regressed" (the dynamics conditioned on the oracle context, plus a context
+            encoder over the K transitions before each segment regressed onto it by
+            Gaussian NLL, its gradient kept out of the dynamics: the PC-regressed arm,
+            which plans with the encoder's estimate; needs context_history K > 0).
+        regression_coef: weight of the "regressed" encoder's NLL.
         context_loss: for "outcome": "full" (outcome prediction + kl_coef * KL to N(0, I)
             + infonce_coef * multi-positive InfoNCE over dynamics IDs) or "prediction"
             (outcome prediction only: the CaDM-style ablation).
@@ -127,6 +132,7 @@ class TrainConfig:
     context: str = "zeros"
     context_loss: str = "full"
     kl_coef: float = 1e-3
+    regression_coef: float = 1.0
     infonce_coef: float = 0.1
     infonce_temperature: float = 0.1
     draws_per_batch: int = 32
@@ -170,11 +176,11 @@ class TrainConfig:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.context not in ("zeros", "oracle", "outcome"):
-            raise ValueError(f"context must be 'zeros', 'oracle' or 'outcome', got {self.context!r}")
+        if self.context not in ("zeros", "oracle", "outcome", "regressed"):
+            raise ValueError(f"context must be 'zeros', 'oracle', 'outcome' or 'regressed', got {self.context!r}")
         if self.context_loss not in ("full", "prediction"):
             raise ValueError(f"context_loss must be 'full' or 'prediction', got {self.context_loss!r}")
-        for name in ("kl_coef", "infonce_coef"):
+        for name in ("kl_coef", "infonce_coef", "regression_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.infonce_temperature > 0:
@@ -385,6 +391,13 @@ def _context_losses(model: WorldModel, b: dict, cfg: TrainConfig) -> tuple[torch
     return c, {"kl": kl, "infonce": nce}
 
 
+def _regression_loss(model: WorldModel, b: dict) -> torch.Tensor:
+    """PC-regressed: Gaussian NLL of the episode's log factors under q(c | history)."""
+    mu, logvar = model.context_posterior(b["h_obs"], b["h_act"], b["h_next"], b["h_mask"])
+    logvar = logvar.clamp(-8.0, 4.0)
+    return 0.5 * ((mu - b["ctx"]).pow(2) * (-logvar).exp() + logvar).sum(-1).mean()
+
+
 def _losses(
     model: WorldModel, target_value: torch.nn.Module | None, b: dict, rho: float, c: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
@@ -564,12 +577,12 @@ def train(config: TrainConfig | dict) -> Path:
     step = 0
     if cfg.resume:
         step = load_checkpoint(cfg.resume, model, target_value, optimizer, gen)
-    outcome = cfg.context == "outcome"
-    if outcome and not mcfg.context_history:
-        raise ValueError("context 'outcome' needs a context encoder: set overrides.context_history = K > 0")
-    zeros = "zeros" if outcome else cfg.context
-    data = _Tensors(model, train_ds, episode_context(train_ds, mcfg.context_dim, zeros), cfg.horizon)
-    if outcome:
+    outcome, regressed = cfg.context == "outcome", cfg.context == "regressed"
+    if (outcome or regressed) and not mcfg.context_history:
+        raise ValueError(f"context {cfg.context!r} needs a context encoder: set overrides.context_history = K > 0")
+    given = {"outcome": "zeros", "regressed": "oracle"}.get(cfg.context, cfg.context)
+    data = _Tensors(model, train_ds, episode_context(train_ds, mcfg.context_dim, given), cfg.horizon)
+    if outcome or regressed:
         data.enable_history(train_ds, mcfg.context_history, cfg.draws_per_batch)
     elif cfg.stratify_dynamics:
         data.stratify(train_ds, cfg.draws_per_batch)
@@ -589,6 +602,8 @@ def train(config: TrainConfig | dict) -> Path:
         c = None
         if outcome:
             c, extra = _context_losses(model, b, cfg)
+        elif regressed:
+            extra = {"regression": _regression_loss(model, b)}
         losses = _losses(model, target_value, b, cfg.rho, c) | extra
         total = (
             cfg.consistency_coef * losses["consistency"]
@@ -597,6 +612,8 @@ def train(config: TrainConfig | dict) -> Path:
         )
         if outcome and cfg.context_loss == "full":
             total = total + cfg.kl_coef * losses["kl"] + cfg.infonce_coef * losses["infonce"]
+        if regressed:
+            total = total + cfg.regression_coef * losses["regression"]
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if cfg.grad_clip:
@@ -627,8 +644,14 @@ def train(config: TrainConfig | dict) -> Path:
         if outcome:
             ctx = outcome_episode_context(model, val_ds)
         else:
-            ctx = episode_context(val_ds, mcfg.context_dim, cfg.context)
+            ctx = episode_context(val_ds, mcfg.context_dim, given)
         report = prediction_error(model, val_ds, tuple(cfg.eval_ks), ctx, seed=cfg.seed)
+        if regressed:  # how well the encoder recovers the log factors from K transitions
+            err = outcome_episode_context(model, val_ds) - ctx
+            report["context_regression_mse"] = float(np.mean(err**2))
+            report["context_regression_r2"] = [
+                float(1 - np.mean(err[:, i] ** 2) / max(float(np.var(ctx[:, i])), 1e-12)) for i in range(ctx.shape[1])
+            ]
     info = {
         "preset": cfg.preset,
         "task": cfg.task,

@@ -244,3 +244,38 @@ def test_step_cost_is_measured_interleaved_and_decides_the_step_target():
     text = "\n".join(check_targets(rows, "T", cost))
     assert "measured interleaved" in text and "1.05x (met" in text and "2.00x" in text
     assert "(missed" in "\n".join(check_targets(rows, "T"))
+
+
+def test_regressed_context_trains_the_encoder_onto_log_factors_and_only_the_encoder(tmp_path):
+    from planner.models.train import _regression_loss
+
+    cfg = _tiny_oc_config(tmp_path, context="regressed", steps=120, out=str(tmp_path / "pcr.lpm.safetensors"))
+    cfg["collect"]["randomize"] = {"m": [0.5, 1.5], "l": [0.5, 1.5]}
+    path = train(cfg)
+    meta = read_metadata(path)
+    assert meta["info"]["context"] == "regressed" and meta["networks"]["context_encoder"]["history"] == 4
+    losses = meta["info"]["train"]["losses"]
+    assert losses[-1]["regression"] < losses[0]["regression"]
+    pe = meta["info"]["prediction_error"]
+    assert pe["context_regression_mse"] >= 0 and len(pe["context_regression_r2"]) == 2
+    # The regression's gradient reaches the encoder only (the dynamics see the true factors).
+    m = load_model(path)
+    b = {
+        "h_obs": torch.randn(6, 4, 3),
+        "h_act": torch.rand(6, 4, 1),
+        "h_next": torch.randn(6, 4, 3),
+        "h_mask": torch.ones(6, 4),
+        "ctx": torch.randn(6, 2),
+    }
+    m.zero_grad(set_to_none=True)
+    _regression_loss(m, b).backward()
+    assert all(p.grad is None for d in m.dynamics for p in d.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.context_head.parameters())
+    # ShiftBench's PC-regressed arm plans with that encoder and refuses other models.
+    from planner.bench.shiftbench import _context_source
+
+    factory, K = _context_source("PC-regressed", planner.WorldModel.load(str(path)))
+    assert K == 4 and factory(None).context_dim == 2
+    oc = train(_tiny_oc_config(tmp_path, steps=2))
+    with pytest.raises(ValueError, match="context 'regressed'"):
+        _context_source("PC-regressed", planner.WorldModel.load(str(oc)))
