@@ -29,11 +29,11 @@ HALFCHEETAH_COMMAND = "python -m planner.models.mbrl --config configs/halfcheeta
 #: dataset (the loop's nominal data plus planned episodes under CaDM's training mass and
 #: damping factors), differing only in the context: none, true log factors, outcome-inferred.
 HALFCHEETAH_ARM_MODELS = {
-    "NC": Path("runs/halfcheetah_nc_r4.lpm.safetensors"),
-    "PC-oracle": Path("runs/halfcheetah_pc_r4.lpm.safetensors"),
-    "OC": Path("runs/halfcheetah_oc_r4.lpm.safetensors"),
+    "NC": Path("runs/halfcheetah_nc_r3.lpm.safetensors"),
+    "PC-oracle": Path("runs/halfcheetah_pc_r3.lpm.safetensors"),
+    "OC": Path("runs/halfcheetah_oc_r3.lpm.safetensors"),
 }
-#: Offline training on the shared dataset, then four on-policy rounds: every arm plans
+#: Offline training on the shared dataset, then three on-policy rounds: every arm plans
 #: episodes with its own context, the episodes are pooled with the dataset, and every arm
 #: continues training on the result (`planner.models.onpolicy`).
 HALFCHEETAH_ARM_COMMANDS = (

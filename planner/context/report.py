@@ -23,7 +23,10 @@ One architecture (latent-small: Z 32, MLPs 128 x 2, LayerNorm + Mish), one datas
 random-action episodes of 100 steps, pole m and l drawn uniformly in 0.75 .. 1.25, two
 episodes per draw), 4000 gradient steps each; only the context differs. NC: no context
 (configs/pendulum_small.json). PC-oracle: C = 2, the true log m, log l factors
-(configs/pendulum_pc.json). OC: C = 8, inferred from the last 16 transitions by the
+(configs/pendulum_pc.json). PC-regressed: the PC-oracle's dynamics (trained on the true
+log factors) plus an encoder over the last 16 transitions regressed onto them (Gaussian
+NLL, its gradient kept out of the dynamics; configs/pendulum_pcr.json); it plans with
+the encoder's estimate. OC: C = 8, inferred from the last 16 transitions by the
 jointly trained encoder (outcome prediction + 1e-3 KL + 0.1 multi-positive InfoNCE over
 dynamics IDs, 32 draws per batch; configs/pendulum_oc.json), re-inferred natively every
 control step. OC+CMA: OC refined by CMA-ES (popsize 8, 4 generations, trust region +-1,
