@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,13 @@ class RefinedContext:
 
     Args:
         model: a model file or `planner.WorldModel` with a context encoder.
+        budget_ms: time budget of one refinement (None: every generation runs). After
+            the first generation, the next starts only if it is expected to end within
+            the budget (the planner's anytime rule); the best context so far is kept.
+            `MPCController` also takes the context's time out of the plan's budget.
     Attributes:
-        refinements: how many refinements ran; last_error: the last transition's error.
+        refinements: how many refinements ran; last_error: the last transition's error;
+        last_generations: generations the last refinement ran.
     """
 
     def __init__(
@@ -120,6 +126,7 @@ class RefinedContext:
         popsize: int = 8,
         iterations: int = 4,
         seed: int = 0,
+        budget_ms: float | None = None,
     ) -> None:
         try:
             import cma  # noqa: F401
@@ -141,6 +148,15 @@ class RefinedContext:
         for name, v in (("surprise", surprise), ("sigma", sigma), ("radius", radius)):
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        if budget_ms is not None and not (
+            isinstance(budget_ms, (int, float))
+            and not isinstance(budget_ms, bool)
+            and np.isfinite(budget_ms)
+            and budget_ms > 0
+        ):
+            raise ValueError(f"budget_ms must be a finite number > 0 or None, got {budget_ms!r}")
+        self.budget_ms = None if budget_ms is None else float(budget_ms)
+        self.last_generations = 0
         self.every, self.surprise, self.min_transitions = every, float(surprise), min_transitions
         self.sigma, self.radius, self.popsize, self.iterations, self.seed = sigma, radius, popsize, iterations, seed
         self._offset: np.ndarray | None = None
@@ -197,14 +213,23 @@ class RefinedContext:
                         "verbose": -9,
                     },
                 )
+                t0 = time.perf_counter()
                 best, best_f = c0[b].astype(np.float64), self._errors(c0[b], o, a, n)
+                slowest, generations = 0.0, 0
                 while not es.stop():
+                    elapsed = (time.perf_counter() - t0) * 1e3
+                    if generations and self.budget_ms is not None and elapsed + slowest > self.budget_ms:
+                        break
+                    tg = time.perf_counter()
                     xs = es.ask()
                     fs = [self._errors(np.asarray(x), o, a, n) for x in xs]
                     es.tell(xs, fs)
+                    slowest = max(slowest, (time.perf_counter() - tg) * 1e3)
+                    generations += 1
                     i = int(np.argmin(fs))
                     if fs[i] < best_f:
                         best, best_f = np.asarray(xs[i]), fs[i]
+                self.last_generations = generations
                 self._offset[b] = (best - c0[b]).astype(np.float32)
                 self.refinements += 1
         c = np.ascontiguousarray(c0 + self._offset, np.float32)

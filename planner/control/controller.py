@@ -10,6 +10,7 @@ asks a context source for [B, C], plans for all B robots in one batched native c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -115,12 +116,14 @@ class MPCController:
         context: for a model that takes a context (C > 0): a fixed array [C] or [B, C],
             or a callable (History) -> [B, C] re-evaluated at every planned step.
             Default: zeros. Must be None for a model without context.
-        budget_ms: default time budget per plan (anytime planning), None = none.
+        budget_ms: default time budget per plan (anytime planning), None = none. The
+            context's inference time comes out of it.
         state_dim: S, needed only with a Python scorer (a native one knows it).
 
     Attributes:
         last: the last `PlanResult`.
         history: the `History`.
+        context_ms: the last context inference's milliseconds.
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class MPCController:
         self._since_plan = self.replan_every  # forces a plan on the first step
         self.last: PlanResult | None = None
         self.context: np.ndarray | None = None
+        self.context_ms = 0.0  # the last context inference's time
 
     @property
     def state_dim(self) -> int:
@@ -211,9 +215,17 @@ class MPCController:
         return c
 
     def plan(self, obs: np.ndarray, budget_ms: float | None = None) -> PlanResult:
-        """Plans from float32 [B, S] `obs` (see `observe`) with the current context."""
+        """Plans from float32 [B, S] `obs` (see `observe`) with the current context.
+
+        With a budget, the context's inference time (`context_ms`) comes out of it: the
+        plan gets the rest (at least one iteration always runs)."""
+        t0 = time.perf_counter()
         self.context = self.infer_context()
-        r = self.planner.plan(obs, self.context, budget_ms=self.budget_ms if budget_ms is None else budget_ms)
+        self.context_ms = (time.perf_counter() - t0) * 1e3
+        budget = self.budget_ms if budget_ms is None else budget_ms
+        if budget is not None:
+            budget = max(float(budget) - self.context_ms, 1e-3)
+        r = self.planner.plan(obs, self.context, budget_ms=budget)
         self.last = r
         self._plan[:] = r.plan
         self._since_plan = 0

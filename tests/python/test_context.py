@@ -166,8 +166,46 @@ def test_cma_refinement_lowers_the_window_error_and_stays_in_the_trust_region(tm
     o, a_, n, m = hist.window()
     v = m[0]
     assert ref._errors(c[0], o[0, v], a_[0, v], n[0, v]) <= ref._errors(c0[0], o[0, v], a_[0, v], n[0, v])
+    assert ref.last_generations == 3
+    # A budget smaller than one generation stops after the first (the anytime rule).
+    tight = RefinedContext(path, every=1, min_transitions=2, popsize=6, iterations=3, budget_ms=1e-3)
+    tight(hist)
+    assert tight.refinements == 1 and tight.last_generations == 1
     with pytest.raises(ValueError, match="popsize"):
         RefinedContext(path, popsize=1)
+    with pytest.raises(ValueError, match="budget_ms"):
+        RefinedContext(path, budget_ms=0)
+
+
+def test_the_contexts_time_comes_out_of_the_plans_budget():
+    import time
+
+    from planner.config import config_from_dict
+    from planner.control import MPCController
+    from planner.evaluate import PENDULUM_OC_MODEL
+
+    p = planner.Planner.from_file(str(PENDULUM_OC_MODEL), config_from_dict("mppi", {"samples": 16, "horizon": 4}))
+    seen = []
+    native = p.plan
+
+    def plan(state, context=None, candidates=None, budget_ms=None):
+        seen.append(budget_ms)
+        return native(state, context, candidates, budget_ms=budget_ms)
+
+    p.plan = plan
+
+    def slow_context(history):
+        time.sleep(0.03)
+        return np.zeros((1, p.context_dim), np.float32)
+
+    ctl = MPCController(p, context=slow_context, budget_ms=40.0)
+    ctl.act(np.zeros(3, np.float32))
+    assert ctl.context_ms >= 30 and seen[-1] == pytest.approx(40.0 - ctl.context_ms)
+    ctl.act(np.zeros(3, np.float32), budget_ms=20.0)  # over budget: the plan still runs one iteration
+    assert seen[-1] == pytest.approx(1e-3) and ctl.last.iterations >= 1
+    free = MPCController(p, context=slow_context)
+    free.act(np.zeros(3, np.float32))
+    assert seen[-1] is None
 
 
 def test_targets_are_checked_from_the_numbers():
