@@ -39,36 +39,39 @@ shared the 2 cores (see the deadline-miss column).
     "HalfCheetah-v5": """## What the arms are
 
 One architecture (latent-small: Z 32, MLPs 128 x 2, LayerNorm + Mish, discount 0.99), one
-dataset, 30000 gradient steps each (batches stratified by dynamics ID for every arm); only
-the context differs. The dataset (configs/halfcheetah_cadm_data.json): the model-based
-loop's 105 nominal-dynamics episodes (labelled factors 1.0) plus 50 episodes of 1000 steps
-under CaDM's training set (global mass and damping factors each drawn from {0.75, 0.85,
-1.0, 1.15, 1.25}), planned natively by the loop's nominal model (iCEM 512 x H12 x 3) with
-exploration noise 0.1 or 0.3; one dynamics ID per distinct factor pair. NC: no context
-(configs/halfcheetah_nc.json). PC-oracle: C = 2, the true log mass, log damping factors
-(configs/halfcheetah_pc.json). OC: C = 8 from the last 16 transitions (outcome prediction
-+ 1e-3 KL + 0.1 InfoNCE over dynamics IDs, 25 IDs per batch; configs/halfcheetah_oc.json),
-re-inferred natively every control step. OC+CMA as on Pendulum. Planner for every arm:
-native iCEM 512 x H12 x 3 (elites 32, colored noise beta 2), one thread per cell, no time
-budget; 3 seeds x 1 episode of 1000 steps per cell, paired across arms. CaDM's test bins
-scale mass and damping together; the contexts issue targets the moderate bins
-([0.4, 0.5] and [1.5, 1.6]); the extreme ones are reported alongside.
+dataset, batches stratified by dynamics ID for every arm; only the context differs. NC:
+no context (configs/halfcheetah_nc.json). PC-oracle: C = 2, the true log mass, log
+damping factors (configs/halfcheetah_pc.json). OC: C = 8 from the last 16 transitions
+(outcome prediction + 1e-3 KL + 0.1 InfoNCE over dynamics IDs, 25 IDs per batch;
+configs/halfcheetah_oc.json), re-inferred natively every control step. OC+CMA as on
+Pendulum.
 
-Known limitation of these arms: they are trained offline on the dataset above, with no
-on-policy rounds of their own (the model-based loop's nominal model had 50). In the
-committed run the offline NC model scores about -330 at nominal dynamics, where the loop's
-model scores about 1330, although its open-loop prediction error on held-out data is the
-same (1-step latent 0.037 vs 0.042, reward 0.056 vs 0.063): the planner finds action
-sequences off the data whose returns the model overestimates (ranking agreement rho about
-0 for NC and OC, 0.3 to 0.5 for PC-oracle). The data explain where: the loop's nominal
-model, the behaviour policy, runs on its back (torso angle about 3.4 rad, forward speed
-1.85 after 150 steps), so upright states are rare in the data; the offline NC model
-stays upright at speed 0 while predicting about 2 reward per step. PC-oracle resists this best at and above
-nominal, and fails below the training range (mass, damping 0.2 to 0.5: its context
-log-factor is far outside the +-0.29 it was trained on), where OC, whose encoder maps
-the history into the contexts it knows, does better than both. The next step is a few
-on-policy rounds per arm (collection with the arm's own context source, then
-fine-tuning), as the model-based loop does for NC.
+Training: 30000 gradient steps offline, then three on-policy rounds
+(configs/halfcheetah_onpolicy.json, `python -m planner.models.onpolicy`): in each, every
+arm plans 10 episodes of 1000 steps under CaDM's training dynamics with its own context
+(NC none, PC-oracle the true factors, OC its encoder over the executed actions) and
+exploration noise 0.1 / 0.2; the 30 episodes join the shared dataset and every arm
+continues from its checkpoint for 10000 steps (60000 in all). The offline dataset
+(configs/halfcheetah_cadm_data.json): the model-based loop's 105 nominal-dynamics
+episodes (labelled factors 1.0) plus 50 episodes under CaDM's training set (mass and
+damping factors each drawn from {0.75, 0.85, 1.0, 1.15, 1.25}) planned by the loop's
+nominal model with noise 0.1 or 0.3; 245 episodes after the rounds, one dynamics ID per
+distinct factor pair.
+
+Why the rounds: trained offline only, the planners exploited their models off the data.
+The offline NC scored about -330 at nominal (the loop's model: 1330) with the same
+held-out prediction error; it predicted +21 for 12-step windows of its own episodes that
+returned -4. One round corrected that and the exploitation moved (the round-1 NC
+predicted +8 for windows returning -3); the table below shows the arms' own episodes
+improving from round to round. The committed offline report had OC within 15% of
+PC-oracle on one moderate bin of two.
+
+Planner for every arm: native iCEM 512 x H12 x 3 (elites 32, colored noise beta 2), one
+thread per cell, no time budget; 3 seeds x 1 episode of 1000 steps per cell, paired
+across arms. CaDM's test bins scale mass and damping together; the contexts issue
+targets the moderate bins ([0.4, 0.5] and [1.5, 1.6]); the extreme ones are reported
+alongside. PC-regressed is not trained for HalfCheetah yet (it would need its own
+offline run and rounds).
 """,
 }
 
