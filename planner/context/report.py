@@ -63,8 +63,8 @@ The offline NC scored about -330 at nominal (the loop's model: 1330) with the sa
 held-out prediction error; it predicted +21 for 12-step windows of its own episodes that
 returned -4. One round corrected that and the exploitation moved (the round-1 NC
 predicted +8 for windows returning -3); the table below shows the arms' own episodes
-improving from round to round. The committed offline report had OC within 15% of
-PC-oracle on one moderate bin of two.
+round by round (not monotonic: PC-oracle's dipped in round 2). The offline arms' report
+had OC within 15% of PC-oracle on one moderate bin of two.
 
 Planner for every arm: native iCEM 512 x H12 x 3 (elites 32, colored noise beta 2), one
 thread per cell, no time budget; 3 seeds x 1 episode of 1000 steps per cell, paired
