@@ -573,7 +573,9 @@ def summarize(cells: list[dict]) -> list[dict]:
         }
         for ref, prefix in (("NC", "vs_NC"), ("PC-oracle", "vs_PC")):
             other = by.get((key[0], key[1], ref))
-            if key[2] in ("NC", ref) or not other or (ref == "PC-oracle" and not key[2].startswith("OC")):
+            # vs PC-oracle: the arms that infer the context (OC, OC+CMA) or estimate it (PC-regressed).
+            infers = key[2].startswith("OC") or key[2] == "PC-regressed"
+            if key[2] in ("NC", ref) or not other or (ref == "PC-oracle" and not infers):
                 continue
             other = sorted(other, key=lambda c: c["seed"])
             a = [r for c in cs for r in c["returns"]]

@@ -253,3 +253,17 @@ def test_slim_report_drops_per_step_arrays_and_cannot_be_merged():
     assert "plan_ms" in full["cells"][0]  # the input is left as it was
     with pytest.raises(ValueError, match="slim report"):
         shiftbench.merge_reports([full, slim])
+
+
+def test_summary_pairs_the_estimating_arms_with_pc_oracle_and_only_them():
+    cells = [
+        _cell(arm, s, ret + s)
+        for arm, ret in (("NC", 0.0), ("PC-oracle", 10.0), ("PC-regressed", 7.0), ("OC", 12.0))
+        for s in range(3)
+    ]
+    rows = {r["arm"]: r for r in shiftbench.summarize(cells)}
+    assert list(rows) == ["NC", "PC-oracle", "PC-regressed", "OC"]  # ARMS order
+    assert rows["PC-regressed"]["vs_PC_mean"] == pytest.approx(-3.0)
+    assert rows["OC"]["vs_PC_mean"] == pytest.approx(2.0)
+    assert "vs_PC_mean" not in rows["NC"] and "vs_PC_mean" not in rows["PC-oracle"]
+    assert rows["PC-regressed"]["vs_NC_mean"] == pytest.approx(7.0)
