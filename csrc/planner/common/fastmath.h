@@ -1,13 +1,14 @@
 // Branch-free float math built only from +, -, *, / and sqrt, so that
 //  - loops over it vectorize (no libm calls), and
-//  - every build (any SIMD width, the CUDA backend, and planner/reference.py in NumPy
-//    float32) rounds it identically. Keep the operation order: the reference mirrors it.
+//  - every build (any SIMD width, the CUDA kernels, which compile these same functions,
+//    and planner/reference.py in NumPy float32) rounds it identically. Keep the
+//    operation order: the reference mirrors it.
 // Accuracy: a few ulp on the ranges stated; enough for sampling and cost functions.
 #pragma once
 
-#include <bit>
-#include <cmath>
 #include <cstdint>
+
+#include "planner/common/host_device.h"
 
 namespace planner::fm {
 
@@ -22,20 +23,20 @@ inline constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 
 // Round to nearest even for |x| < 2^22 by the magic-number trick: plain adds that
 // vectorize (libm rounding calls block GCC's vectorizer) and round the same everywhere.
-inline float round_near(float x) { return (x + kRoundMagic) - kRoundMagic; }
-inline float floor_small(float x) {
+PLANNER_HD float round_near(float x) { return (x + kRoundMagic) - kRoundMagic; }
+PLANNER_HD float floor_small(float x) {
   const float r = round_near(x);
   return r > x ? r - 1.0f : r;
 }
 
 // min(max(x, lo), hi) with comparisons (std::fmin/fmax do not vectorize); NaN stays NaN.
-inline float clamp(float x, float lo, float hi) {
+PLANNER_HD float clamp(float x, float lo, float hi) {
   x = x < lo ? lo : x;
   return x > hi ? hi : x;
 }
 
 // sin(q) for |q| <= pi/2 (Taylor to q^11, error < 6e-8).
-inline float sin_poly(float q) {
+PLANNER_HD float sin_poly(float q) {
   const float q2 = q * q;
   float p = static_cast<float>(-1.0 / 39916800.0);
   p = p * q2 + static_cast<float>(1.0 / 362880.0);
@@ -46,7 +47,7 @@ inline float sin_poly(float q) {
 }
 
 // cos(q) for |q| <= pi/2 (Taylor to q^12, error < 1e-8).
-inline float cos_poly(float q) {
+PLANNER_HD float cos_poly(float q) {
   const float q2 = q * q;
   float p = static_cast<float>(1.0 / 479001600.0);
   p = p * q2 + static_cast<float>(-1.0 / 3628800.0);
@@ -58,14 +59,14 @@ inline float cos_poly(float q) {
 }
 
 // sin(x) for |x| up to ~1e4 (Cody-Waite reduction by pi).
-inline float sin(float x) {
+PLANNER_HD float sin(float x) {
   const float k = round_near(x * kInvPi);
   const float r = (x - k * kPiHi) - k * kPiLo;
   const float odd = k - 2.0f * floor_small(k * 0.5f);  // 0 or 1
   return (1.0f - 2.0f * odd) * sin_poly(r);
 }
 
-inline float cos(float x) {
+PLANNER_HD float cos(float x) {
   const float k = round_near(x * kInvPi);
   const float r = (x - k * kPiHi) - k * kPiLo;
   const float odd = k - 2.0f * floor_small(k * 0.5f);
@@ -73,20 +74,20 @@ inline float cos(float x) {
 }
 
 // x wrapped into [-pi, pi) (gymnasium's angle_normalize), for |x| up to ~1e4.
-inline float wrap_angle(float x) {
+PLANNER_HD float wrap_angle(float x) {
   const float k = floor_small((x + kPi) * (0.5f * kInvPi));
   return (x - k * (2.0f * kPiHi)) - k * (2.0f * kPiLo);
 }
 
 // Natural log for finite x > 0 (normal range), error < 2 ulp.
-inline float log(float x) {
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+PLANNER_HD float log(float x) {
+  const std::uint32_t bits = hd::float_to_bits(x);
   int e = static_cast<int>((bits >> 23) & 0xffu) - 127;
-  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f800000u);  // [1, 2)
+  float m = hd::bits_to_float((bits & 0x007fffffu) | 0x3f800000u);  // [1, 2)
   const bool big = m > kSqrt2;
   m = big ? m * 0.5f : m;  // [sqrt(1/2), sqrt(2)]
   e = big ? e + 1 : e;
-  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s = hd::div_rn(m - 1.0f, m + 1.0f);
   const float s2 = s * s;
   float p = static_cast<float>(2.0 / 9.0);
   p = p * s2 + static_cast<float>(2.0 / 7.0);
@@ -100,7 +101,7 @@ inline float log(float x) {
 
 // exp(x), clamped to [-87, 88] (no overflow to inf, no denormals). Degree-6
 // polynomial on |r| <= ln2/2: relative error < 2e-7.
-inline float exp(float x) {
+PLANNER_HD float exp(float x) {
   x = clamp(x, -87.0f, 88.0f);
   const float k = round_near(x * 1.44269504088896341f);
   const float r = (x - k * kLn2Hi) - k * kLn2Lo;
@@ -112,19 +113,19 @@ inline float exp(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   const std::int32_t ki = static_cast<std::int32_t>(k);
-  return p * std::bit_cast<float>(static_cast<std::uint32_t>(ki + 127) << 23);
+  return p * hd::bits_to_float(static_cast<std::uint32_t>(ki + 127) << 23);
 }
 
 // mish(x) = x tanh(softplus(x)) = x n / (n + 2) with n = e^x (e^x + 2).
-inline float mish(float x) {
+PLANNER_HD float mish(float x) {
   const float e = exp(x < 20.0f ? x : 20.0f);  // beyond 20, mish(x) == x in float
   const float n = e * (e + 2.0f);
   return x > 20.0f ? x : x * n / (n + 2.0f);
 }
 
-inline float elu(float x) { return x > 0.0f ? x : exp(x) - 1.0f; }
+PLANNER_HD float elu(float x) { return x > 0.0f ? x : exp(x) - 1.0f; }
 
-inline float tanh(float x) {
+PLANNER_HD float tanh(float x) {
   const float e = exp(2.0f * (x < 15.0f ? (x > -15.0f ? x : -15.0f) : 15.0f));
   return (e - 1.0f) / (e + 1.0f);
 }

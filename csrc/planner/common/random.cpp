@@ -8,21 +8,6 @@
 namespace planner {
 namespace {
 
-// Gaussian pair from two 32-bit words. u in (0, 1); the angle is 2*pi*v with
-// v in (-1/2, 1/2), computed through the half angle q = pi*v so that the polynomials
-// stay on [-pi/2, pi/2].
-inline void box_muller(std::uint32_t a, std::uint32_t b, float& z0, float& z1) {
-  constexpr float kTwoM24 = 1.0f / 16777216.0f;
-  const float u = (static_cast<float>(a >> 8) + 0.5f) * kTwoM24;
-  const float v = (static_cast<float>(b >> 8) + 0.5f) * kTwoM24 - 0.5f;
-  const float q = v * fm::kPi;
-  const float s = fm::sin_poly(q);
-  const float c = fm::cos_poly(q);
-  const float r = std::sqrt(-2.0f * fm::log(u));
-  z0 = r * (c * c - s * s);
-  z1 = r * (2.0f * s * c);
-}
-
 // Philox blocks first_block .. first_block + 63 into x0..x3 (one array per lane).
 void philox_tile(const NormalStream& st, std::uint64_t first_block, std::uint32_t* x0, std::uint32_t* x1,
                  std::uint32_t* x2, std::uint32_t* x3) {
