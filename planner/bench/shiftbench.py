@@ -53,6 +53,7 @@ from ..evaluate import (
     PENDULUM_MODEL,
     PENDULUM_OC_MODEL,
     PENDULUM_PC_MODEL,
+    PENDULUM_PCR_COMMAND,
     PENDULUM_PCR_MODEL,
     bootstrap_ci,
     paired_bootstrap_ci,
@@ -397,12 +398,13 @@ def run_shiftbench(
             skipped.append({"task": ts.task, "reason": reason})
             continue
         missing = [a for a in ARMS if a not in ts.models and (not arms or a in arms)]
-        if ts.task == "HalfCheetah-v5" and missing:
+        commands = {"HalfCheetah-v5": HALFCHEETAH_ARM_COMMANDS, "Pendulum-v1": (PENDULUM_PCR_COMMAND,)}
+        if ts.task in commands and missing:
             skipped.append(
                 {
                     "task": ts.task,
                     "arms": missing,
-                    "reason": "model not trained; run: " + " && ".join(HALFCHEETAH_ARM_COMMANDS),
+                    "reason": "model not trained; run: " + " && ".join(commands[ts.task]),
                 }
             )
         for label, spec in ts.conditions:

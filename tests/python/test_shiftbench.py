@@ -267,3 +267,11 @@ def test_summary_pairs_the_estimating_arms_with_pc_oracle_and_only_them():
     assert rows["OC"]["vs_PC_mean"] == pytest.approx(2.0)
     assert "vs_PC_mean" not in rows["NC"] and "vs_PC_mean" not in rows["PC-oracle"]
     assert rows["PC-regressed"]["vs_NC_mean"] == pytest.approx(7.0)
+
+
+def test_a_missing_pendulum_pc_regressed_model_is_skipped_with_its_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(shiftbench, "PENDULUM_PCR_MODEL", tmp_path / "absent.lpm.safetensors")
+    report = shiftbench.run_shiftbench("smoke", arms=("PC-regressed",), executor="inline", progress=False)
+    assert report["cells"] == []
+    (entry,) = [s for s in report["skipped"] if s["task"] == "Pendulum-v1"]
+    assert entry["arms"] == ["PC-regressed"] and "configs/pendulum_pcr.json" in entry["reason"]
