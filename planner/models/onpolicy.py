@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from .shifted_data import BEHAVIOR_CONTEXTS, build_shifted_dataset
+from .train import checkpoint_path
 from .world_model import dataclass_from_dict
 
-__all__ = ["OnPolicyConfig", "round_paths", "round_returns", "run_rounds"]
+__all__ = ["OnPolicyConfig", "round_returns", "run_rounds"]
 
 
 @dataclass
@@ -93,18 +94,6 @@ def _suffixed(path: str, k: int, ext: str = "") -> str:
     return str(p.with_name(f"{stem}_r{k}{ext if p.name.endswith(ext) else ''}"))
 
 
-def round_paths(train_cfg: dict, k: int) -> dict:
-    """Dataset, model, final step and final checkpoint of round k (0: offline) of one arm."""
-    out = _suffixed(train_cfg["out"], k, ".lpm.safetensors")
-    steps = int(train_cfg["steps"])
-    return {
-        "dataset": _suffixed(train_cfg["dataset"], k),
-        "model": out,
-        "steps": steps,
-        "checkpoint": out.replace(".lpm.safetensors", "") + f".step{steps:07d}.ckpt.safetensors",
-    }
-
-
 def _load_arms(cfg: OnPolicyConfig) -> dict[str, dict]:
     arms = {}
     for arm, path in cfg.arms.items():
@@ -124,10 +113,11 @@ def _load_arms(cfg: OnPolicyConfig) -> dict[str, dict]:
 
 
 def _round_train_config(base: dict, k: int, steps_per_round: int) -> dict:
-    prev = round_paths(base, 0) if k == 1 else round_paths(_round_train_config(base, k - 1, steps_per_round), 0)
+    """Arm training config of round k: round k-1's model continued on round k's dataset."""
+    prev_steps = int(base["steps"]) + (k - 1) * steps_per_round
     d = dict(base)
-    d["steps"] = prev["steps"] + steps_per_round
-    d["resume"] = prev["checkpoint"]
+    d["steps"] = prev_steps + steps_per_round
+    d["resume"] = str(checkpoint_path(_suffixed(base["out"], k - 1, ".lpm.safetensors"), prev_steps))
     d["dataset"] = _suffixed(base["dataset"], k)
     d["dataset_command"] = None
     d["out"] = _suffixed(base["out"], k, ".lpm.safetensors")

@@ -426,6 +426,12 @@ def _losses(
 
 
 # -- checkpoints --------------------------------------------------------------------------
+def checkpoint_path(out: str | Path, step: int) -> Path:
+    """Where training to model file `out` writes its checkpoint at `step`."""
+    out = Path(out)
+    return out.with_name(out.name.replace(".lpm.safetensors", "") + f".step{step:07d}.ckpt.safetensors")
+
+
 def save_checkpoint(path: str | Path, model, target_value, optimizer, gen: torch.Generator, step: int, cfg) -> Path:
     """Model, EMA value target, Adam state and RNG state as one safetensors file."""
     from safetensors.torch import save_file
@@ -634,8 +640,7 @@ def train(config: TrainConfig | dict) -> Path:
             if step % 25 == 0:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in running.items() if k != "value" or target_value is not None})
         if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-            ckpt = out.with_name(out.name.replace(".lpm.safetensors", "") + f".step{step:07d}.ckpt.safetensors")
-            save_checkpoint(ckpt, model, target_value, optimizer, gen, step, cfg)
+            save_checkpoint(checkpoint_path(out, step), model, target_value, optimizer, gen, step, cfg)
     if bar is not None:
         bar.close()
     model.eval()
