@@ -69,7 +69,6 @@ LR_DEVICE uint16_t f2bf(float x) { return __bfloat16_as_ushort(__float2bfloat16_
 LR_DEVICE uint32_t f2bf2(float lo, float hi) {
   return static_cast<uint32_t>(f2bf(lo)) | (static_cast<uint32_t>(f2bf(hi)) << 16);
 }
-LR_DEVICE float fbits(uint32_t u) { return __uint_as_float(u); }
 LR_DEVICE uint32_t bitsf(float f) { return __float_as_uint(f); }
 
 }  // namespace planner::gpu::lr

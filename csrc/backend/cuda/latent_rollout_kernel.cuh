@@ -29,6 +29,7 @@
 
 #include "backend/cuda/latent_rollout_gemm.cuh"
 #include "backend/cuda/latent_rollout_layout.h"
+#include "planner/common/fastmath.h"
 
 namespace planner::gpu::lr {
 
@@ -51,35 +52,15 @@ struct Params {
   SmemPlan sp;
 };
 
-// ---------------------------------------------------------------- math (fastmath.h twins)
-// The CPU scorer's activations (planner/common/fastmath.h), same polynomials, so that
-// the float32 path differs from it only by summation order and contraction.
-LR_DEVICE float fm_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723212e-6f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  return p * fbits(static_cast<uint32_t>(static_cast<int>(k) + 127) << 23);
-}
+// ---------------------------------------------------------------- math
+// The CPU scorer's activations themselves (planner/common/fastmath.h compiles for the
+// device too), so the float32 path differs from it only by summation order and contraction.
 LR_DEVICE float activate(float x, int act) {
   switch (act) {
     case kActReLU: return x > 0.0f ? x : 0.0f;
-    case kActELU: return x > 0.0f ? x : fm_exp(x) - 1.0f;
-    case kActMish: {
-      const float e = fm_exp(x < 20.0f ? x : 20.0f);
-      const float n = e * (e + 2.0f);
-      return x > 20.0f ? x : x * n / (n + 2.0f);
-    }
-    case kActTanh: {
-      const float e = fm_exp(2.0f * (x < 15.0f ? (x > -15.0f ? x : -15.0f) : 15.0f));
-      return (e - 1.0f) / (e + 1.0f);
-    }
+    case kActELU: return fm::elu(x);
+    case kActMish: return fm::mish(x);
+    case kActTanh: return fm::tanh(x);
     default: return x;
   }
 }
@@ -315,9 +296,9 @@ LR_DEVICE void layer_step(const Params& p, const Tile<P>& tl, const LayerDesc& L
           float mx = pre(g0);
           for (int e = 1; e < sd; ++e) mx = fmaxf(mx, pre(g0 + e));
           float sum = 0.0f;
-          for (int e = 0; e < sd; ++e) sum += fm_exp(pre(g0 + e) - mx);
+          for (int e = 0; e < sd; ++e) sum += fm::exp(pre(g0 + e) - mx);
           const float is = 1.0f / sum;
-          for (int e = 0; e < sd; ++e) sink1<P>(p, tl, sk, r, c0 + g0 + e, g0 + e, fm_exp(pre(g0 + e) - mx) * is, L.n);
+          for (int e = 0; e < sd; ++e) sink1<P>(p, tl, sk, r, c0 + g0 + e, g0 + e, fm::exp(pre(g0 + e) - mx) * is, L.n);
         }
       }
     }
